@@ -1,0 +1,408 @@
+//! The client port: the accept loop (connection limits), the first-frame dispatch (four-letter
+//! word or ConnectRequest), the session handshake, then one reader task and one writer task per
+//! connection. The reader decodes requests and routes them; the writer coalesces every queued
+//! frame into one write.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::{Buf, Bytes, BytesMut};
+use jute::consts::{err, op, xid as special_xid};
+use jute::data::Id;
+use jute::proto::{ConnectRequest, ConnectResponse, Request, RequestHeader};
+use jute::{Jute, Reader};
+use parking_lot::Mutex;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
+use tokio::sync::Notify;
+use tracing::{debug, info, warn};
+
+use crate::auth::authenticate;
+use crate::four_letter;
+use crate::frame;
+use crate::reads::{self, ReadCtx};
+use crate::session::session_password;
+use crate::shared::{wall_ms, ConnHandle, Origin, Outbound, Shared, Submit};
+
+/// Why a connection was dropped (logged, one line).
+#[derive(Debug, thiserror::Error)]
+enum ConnError {
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("frame length {0} out of range (max {1})")]
+    BadLength(i64, usize),
+    #[error("malformed {what}: {source}")]
+    Decode { what: &'static str, source: jute::DecodeError },
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// Accepts clients until the listener fails or the server shuts down.
+pub async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
+    loop {
+        let (stream, remote) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                warn!(error = %e, "accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let s = shared.settings.clone();
+        if s.max_cnxns > 0 && shared.conns.lock().len() >= s.max_cnxns {
+            warn!(%remote, "too many connections (maxCnxns); closing");
+            continue;
+        }
+        {
+            let mut per_ip = shared.per_ip.lock();
+            let n = per_ip.entry(remote.ip()).or_insert(0);
+            if s.max_client_cnxns > 0 && *n >= s.max_client_cnxns {
+                warn!(%remote, limit = s.max_client_cnxns, "too many connections from this address (maxClientCnxns); closing");
+                continue;
+            }
+            *n += 1;
+        }
+        let sh = shared.clone();
+        tokio::spawn(async move {
+            let _ = stream.set_nodelay(true);
+            handle(sh.clone(), stream, remote).await;
+            let mut per_ip = sh.per_ip.lock();
+            if let Some(n) = per_ip.get_mut(&remote.ip()) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    per_ip.remove(&remote.ip());
+                }
+            }
+        });
+    }
+}
+
+async fn handle(shared: Arc<Shared>, stream: TcpStream, remote: SocketAddr) {
+    let (mut rd, wr) = stream.into_split();
+    let mut buf = BytesMut::with_capacity(4096);
+    // The first 4 bytes are either a four-letter word or the length of the ConnectRequest.
+    if let Err(e) = fill(&mut rd, &mut buf, 4).await {
+        debug!(%remote, error = %e, "connection closed before its first frame");
+        return;
+    }
+    let head = [buf[0], buf[1], buf[2], buf[3]];
+    if let Some(cmd) = four_letter::command_of(head) {
+        buf.advance(4);
+        four_letter::serve(&shared, cmd, rd, wr, buf).await;
+        return;
+    }
+    let (tx, rx) = unbounded_channel();
+    let id = shared.next_conn_id.fetch_add(1, Ordering::Relaxed);
+    let conn = Arc::new(ConnHandle {
+        id,
+        tx,
+        remote,
+        session_id: AtomicI64::new(0),
+        session_timeout_ms: AtomicI64::new(0),
+        auth: Mutex::new(Arc::new(vec![Id::new("ip", &remote.ip().to_string())])),
+        pending: AtomicUsize::new(0),
+        packets_received: AtomicU64::new(0),
+        packets_sent: AtomicU64::new(0),
+        last_cxid: AtomicI64::new(-1),
+        last_zxid: AtomicI64::new(-1),
+        established_ms: AtomicI64::new(wall_ms()),
+    });
+    let closed = Arc::new(Notify::new());
+    shared.conns.lock().insert(id, conn.clone());
+    let writer = tokio::spawn(write_loop(wr, rx, closed.clone()));
+    let result = tokio::select! {
+        r = session_loop(&shared, &conn, &mut rd, &mut buf) => r,
+        _ = closed.notified() => Ok(()),
+    };
+    match &result {
+        Ok(()) => debug!(%remote, "connection closed"),
+        Err(e) => info!(%remote, session = format!("0x{:x}", conn.session_id.load(Ordering::Relaxed)), error = %e, "closing connection"),
+    }
+    // Cleanup: the session itself lives on until it expires or is closed.
+    shared.conns.lock().remove(&id);
+    {
+        let mut w = shared.watches.lock();
+        w.remove_connection(id);
+    }
+    let sid = conn.session_id.load(Ordering::Acquire);
+    if sid != 0 {
+        let mut m = shared.session_conn.lock();
+        if m.get(&sid) == Some(&id) {
+            m.remove(&sid);
+        }
+    }
+    conn.close();
+    let _ = writer.await;
+}
+
+/// Reads until `buf` holds at least `n` bytes.
+async fn fill(rd: &mut OwnedReadHalf, buf: &mut BytesMut, n: usize) -> Result<(), ConnError> {
+    while buf.len() < n {
+        buf.reserve(n - buf.len());
+        if rd.read_buf(buf).await? == 0 {
+            return Err(ConnError::Io(std::io::ErrorKind::UnexpectedEof.into()));
+        }
+    }
+    Ok(())
+}
+
+/// Reads one length-prefixed frame; `Ok(None)` on a clean close between frames.
+async fn read_frame(
+    rd: &mut OwnedReadHalf,
+    buf: &mut BytesMut,
+    max: usize,
+) -> Result<Option<Bytes>, ConnError> {
+    while buf.len() < 4 {
+        if rd.read_buf(buf).await? == 0 {
+            if buf.is_empty() {
+                return Ok(None);
+            }
+            return Err(ConnError::Io(std::io::ErrorKind::UnexpectedEof.into()));
+        }
+    }
+    let len = i32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]);
+    if len < 0 || len as usize > max {
+        return Err(ConnError::BadLength(len as i64, max));
+    }
+    let total = 4 + len as usize;
+    fill(rd, buf, total).await?;
+    buf.advance(4);
+    Ok(Some(buf.split_to(len as usize).freeze()))
+}
+
+async fn write_loop(mut wr: OwnedWriteHalf, mut rx: UnboundedReceiver<Outbound>, closed: Arc<Notify>) {
+    let mut out = BytesMut::with_capacity(16 * 1024);
+    'outer: while let Some(first) = rx.recv().await {
+        let mut close = false;
+        let mut single: Option<Bytes> = None;
+        match first {
+            Outbound::Frame(f) => single = Some(f),
+            Outbound::Close => close = true,
+        }
+        while !close && out.len() < 256 * 1024 {
+            match rx.try_recv() {
+                Ok(Outbound::Frame(f)) => {
+                    if let Some(s) = single.take() {
+                        out.extend_from_slice(&s);
+                    }
+                    out.extend_from_slice(&f);
+                }
+                Ok(Outbound::Close) => close = true,
+                Err(_) => break,
+            }
+        }
+        let res = match single.take() {
+            Some(s) if out.is_empty() => wr.write_all(&s).await,
+            Some(s) => {
+                out.extend_from_slice(&s);
+                wr.write_all(&out).await
+            }
+            None if !out.is_empty() => wr.write_all(&out).await,
+            None => Ok(()),
+        };
+        out.clear();
+        if res.is_err() || close {
+            break 'outer;
+        }
+    }
+    let _ = wr.shutdown().await;
+    closed.notify_one();
+}
+
+async fn session_loop(
+    shared: &Arc<Shared>,
+    conn: &Arc<ConnHandle>,
+    rd: &mut OwnedReadHalf,
+    buf: &mut BytesMut,
+) -> Result<(), ConnError> {
+    let max = shared.settings.max_buffer;
+    let Some(first) = read_frame(rd, buf, max).await? else { return Ok(()) };
+    if !shared.serving.load(Ordering::Acquire) {
+        return Err(ConnError::Refused("not serving requests".into()));
+    }
+    let mut r = Reader::with_limit(first, max * 2);
+    let req = ConnectRequest::read(&mut r).map_err(|e| ConnError::Decode { what: "ConnectRequest", source: e })?;
+    handshake(shared, conn, &req)?;
+    loop {
+        let Some(payload) = read_frame(rd, buf, max).await? else { return Ok(()) };
+        if !handle_request(shared, conn, payload)? {
+            return Ok(());
+        }
+    }
+}
+
+fn handshake(shared: &Arc<Shared>, conn: &Arc<ConnHandle>, req: &ConnectRequest) -> Result<(), ConnError> {
+    let last = shared.last_zxid();
+    if req.last_zxid_seen > last {
+        return Err(ConnError::Refused(format!(
+            "client has seen zxid 0x{:x}, our last zxid is 0x{:x}; client must try another server",
+            req.last_zxid_seen, last
+        )));
+    }
+    let s = &shared.settings;
+    let timeout = req.time_out.clamp(s.min_session_timeout_ms, s.max_session_timeout_ms);
+    conn.session_timeout_ms.store(timeout as i64, Ordering::Relaxed);
+    let now = shared.now_ms();
+    if req.session_id == 0 {
+        let id = {
+            let mut t = shared.sessions.lock();
+            let id = t.next_session_id();
+            t.add(id, timeout, now);
+            id
+        };
+        conn.session_id.store(id, Ordering::Release);
+        conn.pending.fetch_add(1, Ordering::AcqRel);
+        let _ = shared.submit.send(Submit::CreateSession {
+            conn: conn.clone(),
+            session_id: id,
+            timeout_ms: timeout,
+            read_only_echo: req.read_only,
+        });
+        return Ok(());
+    }
+    let id = req.session_id;
+    let valid = req.passwd.as_ref() == session_password(id) && shared.sessions.lock().touch(id, Some(timeout), now);
+    if !valid {
+        let rsp = ConnectResponse { protocol_version: 0, time_out: 0, session_id: 0, passwd: Bytes::from_static(&[0u8; 16]) };
+        conn.send(frame::raw(&rsp, req.read_only.map(|_| false)));
+        conn.close();
+        info!(session = format!("0x{id:x}"), "refused reconnect: session expired or wrong password");
+        return Ok(());
+    }
+    // Any other connection of this session is closed (the client moved here).
+    let old = shared.session_conn.lock().insert(id, conn.id);
+    if let Some(old) = old.filter(|o| *o != conn.id) {
+        let c = shared.conns.lock().get(&old).cloned();
+        if let Some(c) = c {
+            c.close();
+        }
+    }
+    conn.session_id.store(id, Ordering::Release);
+    let rsp = ConnectResponse {
+        protocol_version: 0,
+        time_out: timeout,
+        session_id: id,
+        passwd: Bytes::copy_from_slice(&session_password(id)),
+    };
+    conn.send(frame::raw(&rsp, req.read_only.map(|_| false)));
+    info!(session = format!("0x{id:x}"), timeout_ms = timeout, "session reconnected");
+    Ok(())
+}
+
+/// Whether an opcode changes the tree (and so goes through prep and the log).
+fn is_write(op_type: i32) -> bool {
+    matches!(
+        op_type,
+        op::CREATE
+            | op::CREATE2
+            | op::CREATE_CONTAINER
+            | op::CREATE_TTL
+            | op::DELETE
+            | op::SET_DATA
+            | op::SET_ACL
+            | op::MULTI
+            | op::RECONFIG
+            | op::CLOSE_SESSION
+    )
+}
+
+/// Routes one request. Returns false when the connection must end.
+fn handle_request(shared: &Arc<Shared>, conn: &Arc<ConnHandle>, payload: Bytes) -> Result<bool, ConnError> {
+    let received = Instant::now();
+    let max = shared.settings.max_buffer;
+    let mut r = Reader::with_limit(payload, max * 2);
+    let h = RequestHeader::read(&mut r).map_err(|e| ConnError::Decode { what: "RequestHeader", source: e })?;
+    shared.stats.received();
+    conn.packets_received.fetch_add(1, Ordering::Relaxed);
+    let session_id = conn.session_id.load(Ordering::Acquire);
+    let alive = shared.sessions.lock().touch(session_id, None, shared.now_ms());
+    let zxid_now = || shared.last_zxid();
+    match h.op_type {
+        op::AUTH => {
+            let pkt = jute::proto::AuthPacket::read(&mut r).map_err(|e| ConnError::Decode { what: "AuthPacket", source: e })?;
+            match authenticate(&shared.settings.acl, &pkt.scheme, &pkt.auth) {
+                Ok(ids) => {
+                    let mut a = conn.auth.lock();
+                    let mut v: Vec<Id> = a.as_ref().clone();
+                    for id in ids {
+                        if !v.contains(&id) {
+                            v.push(id);
+                        }
+                    }
+                    *a = Arc::new(v);
+                    conn.send(frame::header_only(h.xid, 0, 0));
+                    return Ok(true);
+                }
+                Err(code) => {
+                    warn!(scheme = %pkt.scheme, "authentication failed");
+                    conn.send(frame::header_only(h.xid, 0, code));
+                    conn.close();
+                    return Ok(false);
+                }
+            }
+        }
+        op::SASL => {
+            conn.send(frame::header_only(h.xid, 0, err::AUTH_FAILED));
+            conn.close();
+            return Ok(false);
+        }
+        op::CHECK => {
+            // ZOOKEEPER-2623 (3.8.5+/3.9.3+): check is valid only inside multi.
+            conn.send(frame::header_only(h.xid, zxid_now(), err::UNIMPLEMENTED));
+            conn.close();
+            return Ok(false);
+        }
+        op::DELETE_CONTAINER => {
+            conn.send(frame::header_only(h.xid, zxid_now(), err::UNIMPLEMENTED));
+            conn.close();
+            return Ok(false);
+        }
+        _ => {}
+    }
+    let request = match Request::decode(h.op_type, &mut r) {
+        Ok(Some(req)) => req,
+        Ok(None) => {
+            conn.send(frame::header_only(h.xid, zxid_now(), err::UNIMPLEMENTED));
+            conn.close();
+            return Ok(false);
+        }
+        Err(e) => return Err(ConnError::Decode { what: "request body", source: e }),
+    };
+    conn.last_cxid.store(h.xid as i64, Ordering::Relaxed);
+    let origin = Origin { conn: conn.clone(), xid: h.xid, op: h.op_type, received };
+    if is_write(h.op_type) {
+        conn.pending.fetch_add(1, Ordering::AcqRel);
+        let auth = conn.auth_ids();
+        let _ = shared.submit.send(Submit::Write { origin: Some(origin), session_id, cxid: h.xid, auth, request });
+        return Ok(true);
+    }
+    if !alive && h.op_type != op::PING {
+        conn.send(frame::header_only(h.xid, zxid_now(), err::SESSION_EXPIRED));
+        return Ok(true);
+    }
+    if conn.pending.load(Ordering::Acquire) > 0 {
+        conn.pending.fetch_add(1, Ordering::AcqRel);
+        let _ = shared.submit.send(Submit::Barrier { origin, request });
+        return Ok(true);
+    }
+    let ctx = ReadCtx::of(conn);
+    let reply = {
+        let tree = shared.tree.read();
+        let mut watches = shared.watches.lock();
+        let reply = reads::execute(shared, &tree, &mut watches, &ctx, h.xid, &request);
+        conn.send(reply.frame.clone());
+        reply
+    };
+    if h.op_type != op::PING || h.xid != special_xid::PING {
+        shared.stats.latency(received.elapsed().as_millis() as i64);
+    }
+    if reply.close {
+        conn.close();
+        return Ok(false);
+    }
+    Ok(true)
+}

@@ -1,0 +1,47 @@
+//! Server → client frames: a 4-byte length, a `ReplyHeader`, and an optional body. Built once,
+//! shared as `Bytes` with the connection's writer, which coalesces them into few syscalls.
+
+use bytes::{BufMut, Bytes, BytesMut};
+use jute::consts::{state, xid};
+use jute::proto::{ReplyHeader, WatcherEvent};
+use jute::Jute;
+
+/// Encodes a complete reply frame (length prefix included).
+pub fn reply<T: Jute>(xid: i32, zxid: i64, err: i32, body: Option<&T>) -> Bytes {
+    let mut out = BytesMut::with_capacity(64);
+    out.put_i32(0);
+    ReplyHeader { xid, zxid, err }.write(&mut out);
+    if let Some(b) = body {
+        b.write(&mut out);
+    }
+    finish(out)
+}
+
+/// A header-only reply (errors, and ops whose success has no body).
+pub fn header_only(xid: i32, zxid: i64, err: i32) -> Bytes {
+    reply::<i32>(xid, zxid, err, None)
+}
+
+/// A watch notification (xid -1).
+pub fn notification(zxid: i64, event_type: i32, path: &str) -> Bytes {
+    let ev = WatcherEvent { event_type, state: state::SYNC_CONNECTED, path: path.to_string() };
+    reply(xid::NOTIFICATION, zxid, 0, Some(&ev))
+}
+
+/// Writes the length of `out` (minus the prefix) into its first 4 bytes.
+pub fn finish(mut out: BytesMut) -> Bytes {
+    let len = (out.len() - 4) as i32;
+    out[0..4].copy_from_slice(&len.to_be_bytes());
+    out.freeze()
+}
+
+/// A frame around an arbitrary record (the ConnectResponse, which has no ReplyHeader).
+pub fn raw<T: Jute>(body: &T, trailing_read_only: Option<bool>) -> Bytes {
+    let mut out = BytesMut::with_capacity(48);
+    out.put_i32(0);
+    body.write(&mut out);
+    if let Some(ro) = trailing_read_only {
+        out.put_u8(ro as u8);
+    }
+    finish(out)
+}

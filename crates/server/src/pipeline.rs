@@ -1,0 +1,322 @@
+//! The write pipeline — a quorum of one. Three stages, each one thread, connected by channels:
+//!
+//! 1. **prep**: request → txn with the next zxid ([`crate::prep::Prep`]);
+//! 2. **log**: group commit — every txn waiting at that moment is appended, then synced once
+//!    ([`TxnLog`]); nothing is acknowledged before it is durable;
+//! 3. **apply**: txns are applied to the data tree in zxid order, watches fire, replies go out.
+//!
+//! Reads that a connection issued after a write it is still waiting for travel the same channels
+//! as barriers, so they run right after that write is applied. Replication (ZAB) slots in between
+//! log and apply: apply consumes *committed* txns, whoever committed them.
+
+use std::io;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, Sender};
+use std::sync::Arc;
+use std::thread;
+
+use bytes::Bytes;
+use jute::consts::{err, op};
+use jute::proto::{
+    ConnectResponse, Create2Response, CreateResponse, MultiResponse, OpResult, SetAclResponse,
+    SetDataResponse,
+};
+use jute::txn::{TxnBody, TxnEntry};
+use tracing::{error, info, warn};
+
+use crate::data_tree::{ApplyResult, DataTree, Trigger, WatchTable};
+use crate::frame;
+use crate::prep::{Prep, PrepInput};
+use crate::reads;
+use crate::session::session_password;
+use crate::shared::{wall_ms, ConnHandle, Origin, Shared, Submit};
+use crate::watch_manager::WatchManager;
+
+/// The durable txn log as the pipeline sees it: append, then make everything appended durable.
+pub trait TxnLog: Send {
+    fn append(&mut self, entry: &TxnEntry, payload: &Bytes) -> io::Result<()>;
+    /// Makes every appended entry durable (one fdatasync for the whole batch).
+    fn commit(&mut self) -> io::Result<()>;
+}
+
+/// A log that keeps nothing: for tests of the protocol layer only.
+pub struct NoLog;
+
+impl TxnLog for NoLog {
+    fn append(&mut self, _: &TxnEntry, _: &Bytes) -> io::Result<()> {
+        Ok(())
+    }
+    fn commit(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// What flows from prep to log to apply.
+pub enum Item {
+    Txn { entry: TxnEntry, origin: ItemOrigin },
+    Barrier { origin: Origin, request: jute::proto::Request },
+}
+
+/// Who waits for a txn.
+pub enum ItemOrigin {
+    None,
+    Request(Origin),
+    Connect { conn: Arc<ConnHandle>, timeout_ms: i32, read_only_echo: Option<bool> },
+}
+
+/// Starts the three stage threads. Returns their join handles.
+pub fn start(
+    shared: Arc<Shared>,
+    submit_rx: Receiver<Submit>,
+    mut prep: Prep,
+    mut log: Box<dyn TxnLog>,
+) -> io::Result<Vec<thread::JoinHandle<()>>> {
+    let (log_tx, log_rx) = std::sync::mpsc::channel::<Item>();
+    let (apply_tx, apply_rx) = std::sync::mpsc::channel::<Vec<Item>>();
+    let s1 = shared.clone();
+    let prep_thread = thread::Builder::new().name("prep".into()).spawn(move || {
+        prep_loop(&s1, &submit_rx, &mut prep, &log_tx);
+    })?;
+    let log_thread = thread::Builder::new().name("txnlog".into()).spawn(move || {
+        log_loop(&log_rx, log.as_mut(), &apply_tx);
+    })?;
+    let s3 = shared;
+    let apply_thread = thread::Builder::new().name("apply".into()).spawn(move || {
+        apply_loop(&s3, &apply_rx);
+    })?;
+    Ok(vec![prep_thread, log_thread, apply_thread])
+}
+
+fn prep_loop(shared: &Shared, rx: &Receiver<Submit>, prep: &mut Prep, log_tx: &Sender<Item>) {
+    while let Ok(item) = rx.recv() {
+        let out = match item {
+            Submit::Write { origin, session_id, cxid, auth, request } => {
+                let session_ok = {
+                    let mut s = shared.sessions.lock();
+                    let ok = session_id == 0 || s.is_active(session_id);
+                    if matches!(request, jute::proto::Request::CloseSession) {
+                        s.set_closing(session_id);
+                    }
+                    ok
+                };
+                let input = PrepInput { session_id, cxid, auth: &auth, request: &request, time_ms: wall_ms() };
+                let entry = {
+                    let tree = shared.tree.read();
+                    let e = prep.prepare(&tree, &input, session_ok);
+                    prep.gc(tree.last_processed_zxid());
+                    e
+                };
+                Item::Txn { entry, origin: origin.map(ItemOrigin::Request).unwrap_or(ItemOrigin::None) }
+            }
+            Submit::CreateSession { conn, session_id, timeout_ms, read_only_echo } => {
+                let entry = prep.create_session(session_id, timeout_ms, wall_ms());
+                Item::Txn { entry, origin: ItemOrigin::Connect { conn, timeout_ms, read_only_echo } }
+            }
+            Submit::Barrier { origin, request } => Item::Barrier { origin, request },
+        };
+        if log_tx.send(out).is_err() {
+            return;
+        }
+    }
+}
+
+fn log_loop(rx: &Receiver<Item>, log: &mut dyn TxnLog, apply_tx: &Sender<Vec<Item>>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < 10_000 {
+            match rx.try_recv() {
+                Ok(i) => batch.push(i),
+                Err(_) => break,
+            }
+        }
+        let mut wrote = false;
+        for item in &batch {
+            if let Item::Txn { entry, .. } = item {
+                let payload = entry.encode();
+                if let Err(e) = log.append(entry, &payload) {
+                    error!(error = %e, zxid = entry.zxid(), "txn log append failed; stopping the write pipeline");
+                    return;
+                }
+                wrote = true;
+            }
+        }
+        if wrote {
+            if let Err(e) = log.commit() {
+                error!(error = %e, "txn log sync failed; stopping the write pipeline");
+                return;
+            }
+        }
+        if apply_tx.send(batch).is_err() {
+            return;
+        }
+    }
+}
+
+fn apply_loop(shared: &Shared, rx: &Receiver<Vec<Item>>) {
+    while let Ok(batch) = rx.recv() {
+        let mut closes: Vec<i64> = Vec::new();
+        {
+            let mut tree = shared.tree.write();
+            let mut watches = shared.watches.lock();
+            for item in batch {
+                match item {
+                    Item::Txn { entry, origin } => {
+                        apply_one(shared, &mut tree, &mut watches, &entry, origin, &mut closes);
+                    }
+                    Item::Barrier { origin, request } => {
+                        let ctx = reads::ReadCtx::of(&origin.conn);
+                        let reply = reads::execute(shared, &tree, &mut watches, &ctx, origin.xid, &request);
+                        finish_request(shared, &origin, reply.frame);
+                        if reply.close {
+                            origin.conn.close();
+                        }
+                    }
+                }
+            }
+        }
+        for sid in closes {
+            shared.close_session_conn(sid);
+        }
+    }
+}
+
+fn finish_request(shared: &Shared, origin: &Origin, reply: Bytes) {
+    origin.conn.send(reply);
+    shared.stats.latency(origin.received.elapsed().as_millis() as i64);
+    origin.conn.pending.fetch_sub(1, Ordering::Release);
+}
+
+fn apply_one(
+    shared: &Shared,
+    tree: &mut DataTree,
+    watches: &mut WatchManager,
+    entry: &TxnEntry,
+    origin: ItemOrigin,
+    closes: &mut Vec<i64>,
+) {
+    let outcome = tree.apply(entry);
+    let zxid = entry.zxid();
+    fire_watches(shared, watches, &outcome.triggers, zxid);
+    let session_id = entry.header.client_id;
+    match entry.header.txn_type {
+        op::CREATE_SESSION => {
+            if let TxnBody::CreateSession(c) = &entry.body {
+                shared.db_sessions.lock().insert(session_id, c.time_out);
+            }
+        }
+        op::CLOSE_SESSION => {
+            shared.db_sessions.lock().remove(&session_id);
+            shared.sessions.lock().remove(session_id);
+            closes.push(session_id);
+        }
+        _ => {}
+    }
+    let last = tree.last_processed_zxid();
+    match origin {
+        ItemOrigin::None => {}
+        ItemOrigin::Connect { conn, timeout_ms, read_only_echo } => {
+            shared.session_conn.lock().insert(session_id, conn.id);
+            conn.session_id.store(session_id, Ordering::Release);
+            let rsp = ConnectResponse {
+                protocol_version: 0,
+                time_out: timeout_ms,
+                session_id,
+                passwd: Bytes::copy_from_slice(&session_password(session_id)),
+            };
+            conn.send(frame::raw(&rsp, read_only_echo.map(|_| false)));
+            conn.pending.fetch_sub(1, Ordering::Release);
+            info!(session = format!("0x{session_id:x}"), timeout_ms, "session established");
+        }
+        ItemOrigin::Request(o) => {
+            let reply = build_write_reply(entry, &outcome.result, outcome.err, o.xid, o.op, last);
+            finish_request(shared, &o, reply);
+            o.conn.last_zxid.store(last, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Delivers the notifications of one txn's triggers, in order, before any reply that follows.
+fn fire_watches(shared: &Shared, watches: &mut WatchManager, triggers: &[Trigger], zxid: i64) {
+    if triggers.is_empty() || watches.watch_count() == 0 {
+        return;
+    }
+    let mut delivered_data: Vec<(String, Vec<u64>)> = Vec::new();
+    let conns = shared.conns.lock();
+    for t in triggers {
+        let mut suppress: Vec<u64> = Vec::new();
+        if matches!(t.table, WatchTable::Child) {
+            if let Some((_, d)) = delivered_data.iter().find(|(p, _)| *p == t.path) {
+                suppress = d.clone();
+            }
+        }
+        let targets = watches.trigger(t, &mut suppress);
+        if targets.is_empty() {
+            continue;
+        }
+        let f = frame::notification(zxid, t.event_type, &t.path);
+        for cid in &targets {
+            if let Some(c) = conns.get(cid) {
+                c.send(f.clone());
+            }
+        }
+        if matches!(t.table, WatchTable::Data) {
+            delivered_data.push((t.path.clone(), targets));
+        }
+    }
+}
+
+fn build_write_reply(entry: &TxnEntry, result: &ApplyResult, apply_err: i32, xid: i32, req_op: i32, zxid: i64) -> Bytes {
+    if entry.header.txn_type == op::ERROR {
+        let code = match &entry.body {
+            TxnBody::Error(e) => e.err,
+            _ => err::SYSTEM_ERROR,
+        };
+        return frame::header_only(xid, zxid, code);
+    }
+    if apply_err != 0 && req_op != op::MULTI {
+        return frame::header_only(xid, zxid, apply_err);
+    }
+    match (req_op, result) {
+        (op::CREATE, ApplyResult::Created { path, .. }) => {
+            frame::reply(xid, zxid, 0, Some(&CreateResponse { path: path.clone() }))
+        }
+        (op::CREATE2 | op::CREATE_TTL | op::CREATE_CONTAINER, ApplyResult::Created { path, stat }) => {
+            frame::reply(xid, zxid, 0, Some(&Create2Response { path: path.clone(), stat: stat.clone() }))
+        }
+        (op::SET_DATA, ApplyResult::SetData { stat }) => {
+            frame::reply(xid, zxid, 0, Some(&SetDataResponse { stat: stat.clone() }))
+        }
+        (op::SET_ACL, ApplyResult::SetAcl { stat }) => {
+            frame::reply(xid, zxid, 0, Some(&SetAclResponse { stat: stat.clone() }))
+        }
+        (op::MULTI, ApplyResult::Multi(results)) => {
+            let types: Vec<i32> = match &entry.body {
+                TxnBody::Multi(subs) => subs.iter().map(|(t, _)| *t).collect(),
+                _ => Vec::new(),
+            };
+            let mut out = Vec::with_capacity(results.len());
+            for (i, r) in results.iter().enumerate() {
+                let ty = types.get(i).copied().unwrap_or(op::ERROR);
+                out.push(match r {
+                    ApplyResult::Created { path, stat } => {
+                        if ty == op::CREATE {
+                            OpResult::Create(path.clone())
+                        } else {
+                            OpResult::Create2(path.clone(), stat.clone())
+                        }
+                    }
+                    ApplyResult::Deleted => OpResult::Delete,
+                    ApplyResult::SetData { stat } => OpResult::SetData(stat.clone()),
+                    ApplyResult::Check => OpResult::Check,
+                    ApplyResult::Error(code) => OpResult::Error(*code),
+                    other => {
+                        warn!(?other, "unexpected multi sub-result");
+                        OpResult::Error(err::RUNTIME_INCONSISTENCY)
+                    }
+                });
+            }
+            frame::reply(xid, zxid, 0, Some(&MultiResponse { results: out }))
+        }
+        _ => frame::header_only(xid, zxid, 0),
+    }
+}

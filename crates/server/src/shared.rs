@@ -1,0 +1,143 @@
+//! State shared by the connection tasks and the pipeline stages. Lock order, always: `tree`, then
+//! `watches`, then `conns`/`sessions`. A read registers its watch while holding the tree lock and
+//! the apply stage fires watches while holding it exclusively, so no change slips between them.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use jute::data::Id;
+use jute::proto::Request;
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::data_tree::DataTree;
+use crate::session::SessionTracker;
+use crate::settings::ServerSettings;
+use crate::stats::ServerStats;
+use crate::watch_manager::{ConnId, WatchManager};
+
+/// What a connection's writer task receives.
+#[derive(Debug)]
+pub enum Outbound {
+    /// A complete frame (length prefix included).
+    Frame(Bytes),
+    /// Flush what is queued, then close the socket.
+    Close,
+}
+
+/// The per-connection state other tasks need: where to send frames and who the client is.
+#[derive(Debug)]
+pub struct ConnHandle {
+    pub id: ConnId,
+    pub tx: UnboundedSender<Outbound>,
+    pub remote: SocketAddr,
+    pub session_id: AtomicI64,
+    pub session_timeout_ms: AtomicI64,
+    /// Identities of this connection: `ip:<addr>` plus whatever `auth` packets added.
+    pub auth: Mutex<Arc<Vec<Id>>>,
+    /// Requests of this connection inside the pipeline; reads wait behind them.
+    pub pending: AtomicUsize,
+    pub packets_received: AtomicU64,
+    pub packets_sent: AtomicU64,
+    pub last_cxid: AtomicI64,
+    pub last_zxid: AtomicI64,
+    pub established_ms: AtomicI64,
+}
+
+impl ConnHandle {
+    pub fn send(&self, frame: Bytes) {
+        self.packets_sent.fetch_add(1, Ordering::Relaxed);
+        let _ = self.tx.send(Outbound::Frame(frame));
+    }
+
+    pub fn close(&self) {
+        let _ = self.tx.send(Outbound::Close);
+    }
+
+    pub fn auth_ids(&self) -> Arc<Vec<Id>> {
+        self.auth.lock().clone()
+    }
+}
+
+/// Where the reply to a pipelined request goes.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub conn: Arc<ConnHandle>,
+    pub xid: i32,
+    pub op: i32,
+    pub received: Instant,
+}
+
+/// Work submitted to the pipeline, in the order a connection issued it.
+#[derive(Debug)]
+pub enum Submit {
+    /// A write (or closeSession); `origin` is `None` for server-internal requests (expiry,
+    /// container reaping).
+    Write { origin: Option<Origin>, session_id: i64, cxid: i32, auth: Arc<Vec<Id>>, request: Request },
+    /// A new session: its createSession txn; the ConnectResponse is sent once it is applied.
+    CreateSession { conn: Arc<ConnHandle>, session_id: i64, timeout_ms: i32, read_only_echo: Option<bool> },
+    /// A read (or other local op) that must run after this connection's earlier writes.
+    Barrier { origin: Origin, request: Request },
+}
+
+/// The server's shared state.
+pub struct Shared {
+    pub settings: ServerSettings,
+    pub tree: RwLock<DataTree>,
+    pub watches: Mutex<WatchManager>,
+    pub sessions: Mutex<SessionTracker>,
+    /// Sessions as the database knows them (createSession/closeSession applied): snapshots hold them.
+    pub db_sessions: Mutex<HashMap<i64, i32>>,
+    pub conns: Mutex<HashMap<ConnId, Arc<ConnHandle>>>,
+    /// Session id → the connection serving it.
+    pub session_conn: Mutex<HashMap<i64, ConnId>>,
+    pub per_ip: Mutex<HashMap<IpAddr, usize>>,
+    pub stats: ServerStats,
+    pub submit: mpsc::Sender<Submit>,
+    pub start: Instant,
+    pub next_conn_id: AtomicU64,
+    /// Set while the server serves clients (false while loading or shutting down).
+    pub serving: std::sync::atomic::AtomicBool,
+    /// The trace mask of `gtmk`/`stmk`.
+    pub trace_mask: AtomicI64,
+}
+
+impl Shared {
+    /// Milliseconds since the server started (monotonic), for session expiry.
+    pub fn now_ms(&self) -> u64 {
+        self.start.elapsed().as_millis() as u64
+    }
+
+    /// The zxid replies carry: the last applied txn.
+    pub fn last_zxid(&self) -> i64 {
+        self.tree.read().last_processed_zxid()
+    }
+
+    /// Sends a frame to a connection if it is still open.
+    pub fn send_to(&self, conn: ConnId, frame: Bytes) {
+        let c = self.conns.lock().get(&conn).cloned();
+        if let Some(c) = c {
+            c.send(frame);
+        }
+    }
+
+    /// Closes whatever connection currently serves `session_id`.
+    pub fn close_session_conn(&self, session_id: i64) {
+        let cid = self.session_conn.lock().remove(&session_id);
+        if let Some(cid) = cid {
+            let c = self.conns.lock().get(&cid).cloned();
+            if let Some(c) = c {
+                c.close();
+            }
+        }
+    }
+}
+
+/// Wall-clock milliseconds, stamped into txn headers (as Java's `Time.currentWallTime`).
+pub fn wall_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
