@@ -10,10 +10,8 @@ import random
 import socket
 import struct
 import threading
-import time
 
 import pytest
-from kazoo.protocol.states import KazooState
 
 from servers import LOCALHOST
 

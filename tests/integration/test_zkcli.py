@@ -15,8 +15,6 @@ import re
 import signal
 import subprocess
 
-import pytest
-
 from servers import ZKCLI
 
 NOISE = re.compile(
@@ -69,7 +67,7 @@ def test_create_get_set_stat_ls(server, zpath):
                      f"create {zpath}/child",
                      f"get -s {zpath}",
                      f"ls {zpath}",
-                     f"ls /")
+                     "ls /")
     assert err == [f"Created {zpath}", f"Created {zpath}/child"]
     assert out[0] == "hello"
     assert out[1] == "world!"
@@ -226,7 +224,7 @@ def test_digest_acl_requires_auth(server, zpath):
                      f"setAcl {zpath} digest:{ident}:cdrwa",
                      f"get {zpath}",
                      f"set {zpath} x",
-                     f"addauth digest mallory:wrong",
+                     "addauth digest mallory:wrong",
                      f"get {zpath}")
     assert out == []
     assert err == [f"Created {zpath}"] + [f"Insufficient permission : {zpath}"] * 3

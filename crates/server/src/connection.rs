@@ -370,7 +370,18 @@ fn handle_request(shared: &Arc<Shared>, conn: &Arc<ConnHandle>, payload: Bytes) 
             conn.close();
             return Ok(false);
         }
-        Err(e) => return Err(ConnError::Decode { what: "request body", source: e }),
+        Err(e) => {
+            // Java decodes bodies late and answers MARSHALLINGERROR, keeping the connection.
+            warn!(op = h.op_type, error = %e, "malformed request body");
+            let origin = Origin { conn: conn.clone(), xid: h.xid, op: h.op_type, received };
+            if conn.pending.load(Ordering::Acquire) > 0 {
+                conn.pending.fetch_add(1, Ordering::AcqRel);
+                let _ = shared.submit.send(Submit::Barrier { origin, request: None });
+            } else {
+                conn.send(frame::header_only(h.xid, zxid_now(), err::MARSHALLING_ERROR));
+            }
+            return Ok(true);
+        }
     };
     conn.last_cxid.store(h.xid as i64, Ordering::Relaxed);
     let origin = Origin { conn: conn.clone(), xid: h.xid, op: h.op_type, received };
@@ -386,7 +397,7 @@ fn handle_request(shared: &Arc<Shared>, conn: &Arc<ConnHandle>, payload: Bytes) 
     }
     if conn.pending.load(Ordering::Acquire) > 0 {
         conn.pending.fetch_add(1, Ordering::AcqRel);
-        let _ = shared.submit.send(Submit::Barrier { origin, request });
+        let _ = shared.submit.send(Submit::Barrier { origin, request: Some(request) });
         return Ok(true);
     }
     let ctx = ReadCtx::of(conn);

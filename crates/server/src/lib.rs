@@ -12,6 +12,7 @@ pub mod data_tree;
 pub mod four_letter;
 pub mod frame;
 pub mod path_utils;
+pub mod persistence;
 pub mod pipeline;
 pub mod prep;
 pub mod reads;

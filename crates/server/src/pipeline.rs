@@ -54,7 +54,7 @@ impl TxnLog for NoLog {
 /// What flows from prep to log to apply.
 pub enum Item {
     Txn { entry: TxnEntry, origin: ItemOrigin },
-    Barrier { origin: Origin, request: jute::proto::Request },
+    Barrier { origin: Origin, request: Option<jute::proto::Request> },
 }
 
 /// Who waits for a txn.
@@ -164,8 +164,16 @@ fn apply_loop(shared: &Shared, rx: &Receiver<Vec<Item>>) {
                         apply_one(shared, &mut tree, &mut watches, &entry, origin, &mut closes);
                     }
                     Item::Barrier { origin, request } => {
-                        let ctx = reads::ReadCtx::of(&origin.conn);
-                        let reply = reads::execute(shared, &tree, &mut watches, &ctx, origin.xid, &request);
+                        let reply = match &request {
+                            Some(request) => {
+                                let ctx = reads::ReadCtx::of(&origin.conn);
+                                reads::execute(shared, &tree, &mut watches, &ctx, origin.xid, request)
+                            }
+                            None => reads::ReadReply {
+                                frame: frame::header_only(origin.xid, tree.last_processed_zxid(), err::MARSHALLING_ERROR),
+                                close: false,
+                            },
+                        };
                         finish_request(shared, &origin, reply.frame);
                         if reply.close {
                             origin.conn.close();

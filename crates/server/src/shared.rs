@@ -80,8 +80,9 @@ pub enum Submit {
     Write { origin: Option<Origin>, session_id: i64, cxid: i32, auth: Arc<Vec<Id>>, request: Request },
     /// A new session: its createSession txn; the ConnectResponse is sent once it is applied.
     CreateSession { conn: Arc<ConnHandle>, session_id: i64, timeout_ms: i32, read_only_echo: Option<bool> },
-    /// A read (or other local op) that must run after this connection's earlier writes.
-    Barrier { origin: Origin, request: Request },
+    /// A read (or other local op) that must run after this connection's earlier writes;
+    /// `None` is a request whose body could not be decoded (answered MARSHALLINGERROR).
+    Barrier { origin: Origin, request: Option<Request> },
 }
 
 /// The server's shared state.

@@ -73,6 +73,8 @@ struct Table {
     by_conn: HashMap<ConnId, HashMap<Arc<str>, u8>>,
     /// Number of (connection, path) pairs with the recursive mode.
     recursive: usize,
+    /// Number of (connection, path) pairs, so `watch_count` is O(1) on every txn.
+    pairs: usize,
 }
 
 impl Table {
@@ -81,7 +83,9 @@ impl Table {
             Some((k, _)) => k.clone(),
             None => Arc::from(path),
         };
-        self.by_path.entry(key.clone()).or_default().insert(conn);
+        if self.by_path.entry(key.clone()).or_default().insert(conn) {
+            self.pairs += 1;
+        }
         let paths = self.by_conn.entry(conn).or_default();
         let old = paths.get(path).copied().unwrap_or(0);
         let new = old | flag;
@@ -104,7 +108,10 @@ impl Table {
         };
         let children_changed = event_type == event::NODE_CHILDREN_CHANGED;
         let Table {
-            by_path, by_conn, ..
+            by_path,
+            by_conn,
+            pairs,
+            ..
         } = self;
         for (level, local) in walk {
             let Some(set) = by_path.get_mut(local) else {
@@ -130,6 +137,7 @@ impl Table {
                 if left == 0 {
                     // Java keeps the connection's (possibly empty) map.
                     paths.remove(local);
+                    *pairs = pairs.saturating_sub(1);
                     return false;
                 }
                 if left != flags {
@@ -180,7 +188,7 @@ impl Table {
             self.unwatch(path, conn);
         }
         if old & RECURSIVE != 0 && new & RECURSIVE == 0 {
-            self.recursive -= 1;
+            self.recursive = self.recursive.saturating_sub(1);
         }
         old != new
     }
@@ -194,7 +202,9 @@ impl Table {
             }
         }
         if let Some(set) = self.by_path.get_mut(path) {
-            set.remove(&conn);
+            if set.remove(&conn) {
+                self.pairs = self.pairs.saturating_sub(1);
+            }
             if set.is_empty() {
                 self.by_path.remove(path);
             }
@@ -207,10 +217,12 @@ impl Table {
         };
         for (p, flags) in paths {
             if flags & RECURSIVE != 0 {
-                self.recursive -= 1;
+                self.recursive = self.recursive.saturating_sub(1);
             }
             if let Some(set) = self.by_path.get_mut(&p) {
-                set.remove(&conn);
+                if set.remove(&conn) {
+                    self.pairs = self.pairs.saturating_sub(1);
+                }
                 if set.is_empty() {
                     self.by_path.remove(&p);
                 }
@@ -220,7 +232,11 @@ impl Table {
 
     /// Java's `size()`: (path, connection) pairs.
     fn size(&self) -> usize {
-        self.by_path.values().map(HashSet::len).sum()
+        debug_assert_eq!(
+            self.pairs,
+            self.by_path.values().map(HashSet::len).sum::<usize>()
+        );
+        self.pairs
     }
 }
 
@@ -270,10 +286,12 @@ impl WatchManager {
             .trigger(&t.path, t.event_type, &mut matched);
         matched.sort_unstable();
         matched.dedup();
+        suppress.sort_unstable();
+        suppress.dedup();
         let notify: Vec<ConnId> = matched
             .iter()
             .copied()
-            .filter(|c| !suppress.contains(c))
+            .filter(|c| suppress.binary_search(c).is_err())
             .collect();
         suppress.extend(matched);
         suppress.sort_unstable();
@@ -349,7 +367,7 @@ impl WatchManager {
         self.child.remove_conn(conn);
     }
 
-    /// `zk_watch_count` of mntr: (path, connection) pairs in the data plus the child table.
+    /// `zk_watch_count` of mntr: (path, connection) pairs in the data plus the child table (O(1)).
     pub fn watch_count(&self) -> usize {
         self.data.size() + self.child.size()
     }

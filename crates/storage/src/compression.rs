@@ -220,7 +220,7 @@ impl<R: Read> Read for SnappyJavaReader<R> {
 pub(crate) enum Compressor<W: Write> {
     Plain(W),
     Gzip(GzEncoder<W>),
-    Snappy(SnappyJavaWriter<W>),
+    Snappy(Box<SnappyJavaWriter<W>>),
 }
 
 impl<W: Write> Compressor<W> {
@@ -230,7 +230,7 @@ impl<W: Write> Compressor<W> {
             Compression::Gzip => {
                 Compressor::Gzip(GzEncoder::new(inner, flate2::Compression::default()))
             }
-            Compression::Snappy => Compressor::Snappy(SnappyJavaWriter::new(inner)),
+            Compression::Snappy => Compressor::Snappy(Box::new(SnappyJavaWriter::new(inner))),
         }
     }
 

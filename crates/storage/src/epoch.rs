@@ -65,7 +65,9 @@ pub fn write_epoch(snap_dir: &Path, name: &str, epoch: i64) -> Result<()> {
 /// The two epochs after the startup checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Epochs {
+    /// `acceptedEpoch`.
     pub accepted: i64,
+    /// `currentEpoch`.
     pub current: i64,
 }
 

@@ -14,6 +14,7 @@ pub type VisitResult = Result<(), VisitError>;
 
 /// Why a storage operation failed. Torn tails are not errors (see [`crate::txn_log::TornTail`]).
 #[derive(Debug, Error)]
+#[allow(missing_docs)] // fields are named for what they hold: path, offset, reason, ...
 pub enum Error {
     /// An operating-system error on a file or directory.
     #[error("I/O error on {path}: {source}")]

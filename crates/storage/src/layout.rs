@@ -94,15 +94,20 @@ pub fn parse_snapshot_name(name: &str) -> Option<(i64, Compression)> {
 /// A txn log file and the zxid of its first txn (from its name).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogFile {
+    /// The zxid in the name: the first txn of the file.
     pub zxid: i64,
+    /// The full path.
     pub path: PathBuf,
 }
 
 /// A snapshot file, its name zxid and stream format.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SnapshotFile {
+    /// The zxid in the name: lastProcessedZxid when the (fuzzy) snapshot started.
     pub zxid: i64,
+    /// The stream format, from the extension.
     pub compression: Compression,
+    /// The full path.
     pub path: PathBuf,
 }
 

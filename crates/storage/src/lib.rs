@@ -3,18 +3,20 @@
 //! `dataDir` starts ferrokeeper and ferrokeeper's starts Java.
 //!
 //! Map:
-//! - [`layout`]: the `version-2` dirs, file names ↔ zxids, sorted listings, Java's dir checks.
-//! - [`txn_log`]: [`TxnLogWriter`] (preallocation, group commit via `flush_and_sync`, roll), the
+//! - [`layout`] — the `version-2` dirs, file names ↔ zxids, sorted listings, Java's dir checks.
+//! - [`txn_log`] — [`TxnLogWriter`] (preallocation, group commit via `flush_and_sync`, roll), the
 //!   reader/iterator with torn-tail handling, `truncate` for ZAB TRUNC, `last_logged_zxid`.
-//! - [`snapshot`]: streaming [`SnapshotWriter`] / [`read_snapshot`] with Adler-32 seals, gz and
+//! - [`snapshot`] — streaming [`SnapshotWriter`] / [`read_snapshot`] with Adler-32 seals, gz and
 //!   snappy-java compression ([`compression`]), and the SNAP sync stream variant.
-//! - [`epoch`]: the epoch files and Java's startup checks.
-//! - [`recovery`]: newest valid snapshot + log replay into a [`RecoverySink`].
-//! - [`purge`]: autopurge.
-//! - [`dump`]: text/JSON renderings and `verify` for the CLI.
-//! - [`checksum`]: Adler-32 as `java.util.zip.Adler32`.
+//! - [`epoch`] — the epoch files and Java's startup checks.
+//! - [`recovery`] — newest valid snapshot + log replay into a [`RecoverySink`].
+//! - [`purge`] — autopurge.
+//! - [`dump`] — text/JSON renderings and `verify` for the CLI.
+//! - [`checksum`] — Adler-32 as `java.util.zip.Adler32`.
 //!
 //! The data tree lives in the server crate; this crate only streams records to and from it.
+
+#![warn(missing_docs)]
 
 pub mod checksum;
 pub mod compression;

@@ -19,6 +19,7 @@ pub struct PurgeReport {
     pub kept_snapshots: Vec<PathBuf>,
     /// The zxid below which files were removed (the oldest kept snapshot's), if any was kept.
     pub retain_from_zxid: Option<i64>,
+    /// The files removed.
     pub deleted: Vec<PathBuf>,
 }
 

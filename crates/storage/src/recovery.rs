@@ -56,7 +56,7 @@ pub enum Recovery {
     /// `snapshot.0` right away (Java's `zookeeper.db.autocreate` path).
     Fresh,
     /// State was loaded.
-    Loaded(RecoveryInfo),
+    Loaded(Box<RecoveryInfo>),
 }
 
 /// Details of a successful recovery.
@@ -64,9 +64,11 @@ pub enum Recovery {
 pub struct RecoveryInfo {
     /// The snapshot loaded (`None` only with `trust_empty` and no snapshot).
     pub snapshot: Option<SnapshotFile>,
+    /// What the snapshot held besides the tree (digest, counts).
     pub snapshot_info: Option<SnapshotInfo>,
     /// The last processed zxid: the last replayed txn, or the snapshot's name zxid.
     pub last_zxid: i64,
+    /// Txns handed to the sink.
     pub txns_replayed: u64,
     /// Torn tails met while replaying (normally at most one, at the end of the newest log).
     pub torn_tails: Vec<TornTail>,
@@ -187,7 +189,7 @@ pub fn recover(
             }
         }
     }
-    Ok(Recovery::Loaded(RecoveryInfo {
+    Ok(Recovery::Loaded(Box::new(RecoveryInfo {
         snapshot,
         snapshot_info,
         last_zxid,
@@ -195,5 +197,5 @@ pub fn recover(
         torn_tails,
         truncated,
         skipped_snapshots: skipped,
-    }))
+    })))
 }

@@ -36,14 +36,17 @@ pub const SYNC_SIGNATURE: &str = "BenWasHere";
 pub const DIGEST_VERSION: i32 = 2;
 /// The ACL index meaning OPEN_ACL_UNSAFE without a cache entry.
 pub const OPEN_ACL_INDEX: i64 = -1;
-/// The largest string/buffer accepted when reading (as in `txn_log`).
-pub const DEFAULT_MAX_FIELD: usize = jute::DEFAULT_MAX_BUFFER * 2;
+/// The largest string/buffer accepted when reading (well above any `jute.maxbuffer` in use).
+pub const DEFAULT_MAX_FIELD: usize = crate::stream::MAX_FIELD_BYTES;
 
 /// The `ZxidDigest` section: the tree digest recorded for a zxid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ZxidDigest {
+    /// The zxid the digest belongs to (0 when the tree had none).
     pub zxid: i64,
+    /// The digest algorithm version (2).
     pub version: i32,
+    /// The tree digest.
     pub digest: i64,
 }
 
@@ -291,6 +294,7 @@ impl<W: Write> SnapshotWriter<W> {
 /// How a snapshot file is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SnapshotFileOptions {
+    /// The stream format (and file name extension).
     pub compression: Compression,
     /// Java's "sync snapshot" path (`AtomicFileOutputStream`): write `<name>.tmp`, fsync, rename over
     /// the final name, fsync the directory. Without it the file is written in place.
@@ -433,9 +437,13 @@ impl SnapshotVisitor for NullVisitor {
 /// What a snapshot read found besides the tree itself.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SnapshotInfo {
+    /// The file header (`None` for a SNAP sync body, which has none).
     pub header: Option<FileHeader>,
+    /// Sessions read.
     pub sessions: u64,
+    /// ACL cache entries read.
     pub acl_entries: u64,
+    /// Nodes read (the root included).
     pub nodes: u64,
     /// The `ZxidDigest` section (absent in pre-3.6 snapshots).
     pub digest: Option<ZxidDigest>,

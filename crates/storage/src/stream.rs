@@ -11,6 +11,14 @@ use jute::data::{Acl, Id, StatPersisted};
 use crate::checksum::RunningAdler32;
 use crate::error::Error;
 
+/// Read granularity of large buffers.
+const CHUNK: usize = 64 * 1024;
+
+/// The largest string/buffer/vector accepted when reading files. Java refuses anything over its
+/// configured `jute.maxbuffer`, which operators raise for big nodes; files that Java (or we) wrote
+/// honoured that limit, so the reader accepts far more and only guards against garbage lengths.
+pub const MAX_FIELD_BYTES: usize = 256 * 1024 * 1024;
+
 /// Why a field could not be read; turned into an [`Error`] naming the file by [`FieldError::at`].
 #[derive(Debug)]
 pub(crate) enum FieldError {
@@ -132,8 +140,15 @@ impl<R: Read> JuteIn<R> {
         match self.len()? {
             None => Ok(None),
             Some(n) => {
-                let mut v = vec![0u8; n];
-                self.fill(&mut v)?;
+                // Grow with the data actually present, so a garbage length in a truncated or
+                // corrupt stream cannot make us allocate its full size up front.
+                let mut v = Vec::with_capacity(n.min(CHUNK));
+                let mut chunk = [0u8; CHUNK];
+                while v.len() < n {
+                    let k = (n - v.len()).min(CHUNK);
+                    self.fill(&mut chunk[..k])?;
+                    v.extend_from_slice(&chunk[..k]);
+                }
                 Ok(Some(v))
             }
         }

@@ -8,7 +8,7 @@
 
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -27,8 +27,9 @@ pub const HEADER_LEN: u64 = 16;
 pub const EOR: u8 = b'B';
 /// Java's default `zookeeper.preAllocSize` (65536 KiB).
 pub const DEFAULT_PREALLOC_BYTES: u64 = 64 * 1024 * 1024;
-/// The largest payload accepted when reading (Java's `jute.maxbuffer` + its extra size, generously).
-pub const DEFAULT_MAX_PAYLOAD: usize = jute::DEFAULT_MAX_BUFFER * 2;
+/// The largest payload accepted when reading (well above any `jute.maxbuffer` in use; a payload must
+/// also fit in the file, which bounds what is allocated).
+pub const DEFAULT_MAX_PAYLOAD: usize = crate::stream::MAX_FIELD_BYTES;
 
 /// How a [`TxnLogWriter`] lays out its files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -287,16 +288,19 @@ pub enum TornReason {
 /// crash mid-write. Not an error: Java stops reading that file there too.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TornTail {
+    /// The log file.
     pub path: PathBuf,
     /// Where the valid part of the file ends (the torn entry's first byte).
     pub offset: u64,
     /// The file's size.
     pub file_len: u64,
+    /// What was wrong with the torn entry.
     pub reason: TornReason,
 }
 
 /// How the readable part of one file ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(missing_docs)] // `offset` is where the valid entries end, in every variant
 pub enum FileEnd {
     /// The file ends exactly after an entry.
     Eof { offset: u64 },
@@ -323,7 +327,9 @@ pub struct RawEntry {
     pub offset: u64,
     /// Offset just past the entry's 'B'.
     pub end: u64,
+    /// The stored (and verified) Adler-32.
     pub checksum: u64,
+    /// The txn bytes (TxnHeader + record + optional digest).
     pub payload: Bytes,
 }
 
@@ -498,10 +504,13 @@ impl LogFileReader {
 /// A decoded txn from a log, with where it was found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogRecord {
+    /// The decoded txn.
     pub entry: TxnEntry,
     /// The raw payload, checksum-verified (what a DIFF sync forwards as PROPOSAL data).
     pub payload: Bytes,
+    /// The log file it came from.
     pub path: PathBuf,
+    /// The offset of its entry in that file.
     pub offset: u64,
 }
 
@@ -514,7 +523,7 @@ impl LogRecord {
 
 /// Decodes a checksum-verified payload, naming the file and offset on failure.
 pub fn decode_payload(path: &Path, offset: u64, payload: Bytes) -> Result<TxnEntry> {
-    TxnEntry::decode(payload)
+    TxnEntry::decode_with_limit(payload, DEFAULT_MAX_PAYLOAD)
         .map_err(|e| Error::corrupt(path, offset, format!("undecodable txn: {e}")))
 }
 
@@ -678,13 +687,4 @@ pub fn truncate(dir: &Path, zxid: i64) -> Result<()> {
         fs::remove_file(&later.path).map_err(|e| Error::io(&later.path, e))?;
     }
     sync_dir(dir)
-}
-
-/// Reads the whole file into memory: a helper for tools and tests on small files.
-pub fn read_file_bytes(path: &Path) -> Result<Vec<u8>> {
-    let mut f = File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut v = Vec::new();
-    f.seek(SeekFrom::Start(0)).map_err(|e| Error::io(path, e))?;
-    f.read_to_end(&mut v).map_err(|e| Error::io(path, e))?;
-    Ok(v)
 }

@@ -340,7 +340,14 @@ fn java_writes(compression: Option<Compression>, n: usize) {
     }
     for s in &snaps {
         if storage::is_valid_snapshot(&s.path) {
-            let info = read_snapshot(&s.path, &mut NullVisitor).unwrap_or_else(|e| panic!("{e}"));
+            let info = match read_snapshot(&s.path, &mut NullVisitor) {
+                Ok(i) => i,
+                // A compressed snapshot still being written when Java was stopped.
+                Err(storage::Error::UnexpectedEof { .. }) if s.compression != Compression::None => {
+                    continue
+                }
+                Err(e) => panic!("{e}"),
+            };
             assert!(info.seals >= 2, "{:?}", s.path);
             assert!(info.digest.is_some());
         }
@@ -353,7 +360,7 @@ fn java_writes(compression: Option<Compression>, n: usize) {
         last = r.zxid();
         count += 1;
     }
-    assert!(count >= n + n / 3 + n / 10 + 1, "{count} txns");
+    assert!(count > n + n / 3 + n / 10, "{count} txns");
     let report = storage::dump::verify(&data, None);
     println!("{}", report.render());
     assert!(report.is_clean(), "{}", report.render());
@@ -459,7 +466,9 @@ fn java_loads_and_serves_files_we_wrote() {
         };
         let mut w = SnapshotFileWriter::create(&dirs.snap_dir, 2, opts).unwrap();
         common::write_tree(&mut w, &tree);
-        w.finish(Some((0, 0)), None).unwrap();
+        // The plain one also carries the 3.9 lastProcessedZxid section: 3.8 must accept it.
+        let lpz = (compression == Compression::None).then_some(2);
+        w.finish(Some((0, 0)), lpz).unwrap();
 
         let mut zk = JavaZk::start(base.path(), &data, &[]);
         let mut c = zk.connect();

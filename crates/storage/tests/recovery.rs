@@ -40,7 +40,7 @@ fn log(d: &DataDirs, zxids: std::ops::RangeInclusive<i64>) -> std::path::PathBuf
 
 fn loaded(r: Recovery) -> storage::RecoveryInfo {
     match r {
-        Recovery::Loaded(i) => i,
+        Recovery::Loaded(i) => *i,
         Recovery::Fresh => panic!("unexpected fresh"),
     }
 }

@@ -253,3 +253,26 @@ fn snappy_writer_handles_many_blocks_and_concatenation() {
     assert_eq!(out.len(), data.len() * 2);
     assert_eq!(&out[..data.len()], &data[..]);
 }
+
+#[test]
+fn large_nodes_beyond_default_jute_maxbuffer_round_trip() {
+    // Operators raise jute.maxbuffer for big nodes; such snapshots and txns must still load.
+    let dir = tempfile::tempdir().unwrap();
+    let mut tree = common::fresh_tree();
+    let big = Bytes::from(vec![0xabu8; 3 * 1024 * 1024]);
+    tree.nodes
+        .insert("/big".into(), (Some(big.clone()), -1, common::stat_at(1)));
+    let path = write_file(dir.path(), 1, Compression::Gzip, &tree, false);
+    let mut got = common::MemTree::default();
+    read_snapshot(&path, &mut got).unwrap();
+    assert_eq!(got.nodes["/big"].0.as_ref(), Some(&big));
+    let mut w = storage::TxnLogWriter::new(dir.path(), Default::default());
+    w.append_entry(&common::create(2, "/big2", &big)).unwrap();
+    w.close().unwrap();
+    let r = storage::read_logs(dir.path(), 0)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.entry, common::create(2, "/big2", &big));
+}

@@ -204,8 +204,7 @@ def diff(a, b, path: str = "") -> list[tuple[str, object, object]]:
         return out
     if isinstance(a, list):
         if len(a) != len(b):
-            note = ""
-            return [(f"{path}[len {len(a)} vs {len(b)}]{note}", a, b)]
+            return [(f"{path}[len {len(a)} vs {len(b)}]", a, b)]
         out = []
         for i, (x, y) in enumerate(zip(a, b)):
             out += diff(x, y, f"{path}[{i}]")

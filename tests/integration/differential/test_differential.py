@@ -27,7 +27,7 @@ for p in (str(HERE), str(HERE.parent)):
 
 import normalize  # noqa: E402
 import ops  # noqa: E402
-from servers import ServerStartError, ZkServer  # noqa: E402
+from servers import ZkServer  # noqa: E402
 
 SEEDS = [int(s) for s in os.environ.get("DIFF_SEEDS", "1,2,3,4,5,6").split(",") if s.strip()]
 NOPS = int(os.environ.get("DIFF_OPS", "300"))

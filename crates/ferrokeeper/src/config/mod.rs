@@ -286,10 +286,13 @@ mod tests {
         assert!(c.settings.readonly_mode_enabled);
         assert_eq!(c.settings.jute_max_buffer, 2_000_000);
         assert_eq!(loaded.ignored_jvm_flags, vec!["-XX:+UseG1GC", "-Xmx1g"]);
-        assert_eq!(loaded.warnings.len(), 1, "{:?}", loaded.warnings);
-        assert_eq!(loaded.warnings[0].key.as_deref(), Some("mystery"));
+        assert_eq!(loaded.warnings.len(), 2, "{:?}", loaded.warnings);
+        assert!(loaded.warnings[0]
+            .message
+            .contains("overrides -Dzookeeper.snapCount=5"));
+        assert_eq!(loaded.warnings[1].key.as_deref(), Some("mystery"));
         assert_eq!(
-            loaded.warnings[0].location.as_ref().and_then(|l| l.line),
+            loaded.warnings[1].location.as_ref().and_then(|l| l.line),
             Some(8)
         );
         assert!(loaded

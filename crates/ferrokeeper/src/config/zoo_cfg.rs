@@ -158,6 +158,39 @@ const KNOWN_FORWARDED_KEYS: &[&str] = &[
     "ferrokeeper.allowEmptyLeaderElection",
 ];
 
+/// Keys `QuorumPeerConfig` handles itself (never read as `zookeeper.<key>` properties).
+const DIRECT_KEYS: &[&str] = &[
+    "dataDir",
+    "dataLogDir",
+    "clientPort",
+    "localSessionsEnabled",
+    "localSessionsUpgradingEnabled",
+    "clientPortAddress",
+    "secureClientPort",
+    "secureClientPortAddress",
+    "observerMasterPort",
+    "clientPortListenBacklog",
+    "tickTime",
+    "maxClientCnxns",
+    "minSessionTimeout",
+    "maxSessionTimeout",
+    "initLimit",
+    "syncLimit",
+    "connectToLearnerMasterLimit",
+    "electionAlg",
+    "quorumListenOnAllIPs",
+    "peerType",
+    "syncEnabled",
+    "dynamicConfigFile",
+    "autopurge.snapRetainCount",
+    "autopurge.purgeInterval",
+    "standaloneEnabled",
+    "reconfigEnabled",
+    "portUnification",
+    "sslQuorumReloadCertFiles",
+    "oraclePath",
+];
+
 /// Prefixes of forwarded keys that are known families (TLS, AdminServer, auth providers …).
 const KNOWN_FORWARDED_PREFIXES: &[&str] = &[
     "ssl.",
@@ -770,14 +803,39 @@ pub fn parse_static(
                         ),
                     ));
                 }
+                let prop = format!("zookeeper.{key}");
+                if let Some(prev) = sys.get(&prop) {
+                    if prev.origin == PropertyOrigin::JvmFlag && prev.value != value {
+                        warnings.push(ConfigWarning::at(
+                            loc(),
+                            key,
+                            format!(
+                                "{key}={value} in zoo.cfg overrides -D{prop}={} (as in ZooKeeper)",
+                                prev.value
+                            ),
+                        ));
+                    }
+                }
                 sys.set(
-                    &format!("zookeeper.{key}"),
+                    &prop,
                     value,
                     PropertyOrigin::ZooCfg {
                         file: file.to_string(),
                         line,
                     },
                 );
+            }
+        }
+    }
+    // -Dzookeeper.<key> for a key QuorumPeerConfig reads only from zoo.cfg does nothing.
+    for (name, p) in jvm.iter() {
+        if let Some(k) = name.strip_prefix("zookeeper.") {
+            if DIRECT_KEYS.contains(&k) && p.origin == PropertyOrigin::JvmFlag {
+                warnings.push(ConfigWarning::at(
+                    Location::file("JVMFLAGS"),
+                    name,
+                    format!("-D{name} has no effect: {k} is only read from zoo.cfg"),
+                ));
             }
         }
     }
@@ -1634,7 +1692,9 @@ mod tests {
             jvm_properties: jvm,
             ..Default::default()
         };
-        let (c, _) = parse_ext("dataDir=/d\nsnapCount=9\n", ext).unwrap();
+        let (c, w) = parse_ext("dataDir=/d\nsnapCount=9\n", ext).unwrap();
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].message.contains("overrides -Dzookeeper.snapCount=7"));
         // zoo.cfg wins: QuorumPeerConfig calls System.setProperty after the JVM started
         assert_eq!(c.settings.snap_count, 9);
         assert!(c.settings.skip_acl);
@@ -1650,6 +1710,17 @@ mod tests {
                 .map(|p| &p.origin),
             Some(PropertyOrigin::JvmFlag)
         ));
+    }
+
+    #[test]
+    fn direct_keys_as_jvm_properties_warn() {
+        let ext = ExternalInputs {
+            jvm_properties: SystemProperties::from_jvm_flags("-Dzookeeper.tickTime=100"),
+            ..Default::default()
+        };
+        let (c, w) = parse_ext("dataDir=/d\n", ext).unwrap();
+        assert_eq!(c.tick_time, DEFAULT_TICK_TIME);
+        assert!(w[0].message.contains("tickTime is only read from zoo.cfg"));
     }
 
     #[test]
@@ -1786,6 +1857,46 @@ mod tests {
         let (c, _) = parse_ext(&text, with_myid(1)).unwrap();
         assert_eq!(c.client_port_address, Some(HostPort::new("::1", 2181)));
         assert_eq!(c.quorum.servers[&2].addresses[0].host, "fe80::2");
+    }
+
+    /// Expected strings were produced by Java ZooKeeper 3.8.0's `QuorumPeerConfig.parse` on
+    /// the same input (`getQuorumVerifier().toString()`).
+    #[test]
+    fn config_strings_match_java() {
+        let text = "tickTime=2000\ninitLimit=5\nsyncLimit=2\ndataDir=/d1\n\
+            server.1=[::1]:2888:3888:participant;[::1]:2181\nserver.2=[fe80::2]:2888:3888\n\
+            server.3=b:2888:3888:observer\n";
+        let (c, _) = parse_ext(text, with_myid(1)).unwrap();
+        assert_eq!(
+            c.quorum.to_config_string(),
+            "server.1=[0:0:0:0:0:0:0:1]:2888:3888:participant;[0:0:0:0:0:0:0:1]:2181\n\
+             server.2=[fe80:0:0:0:0:0:0:2]:2888:3888:participant\n\
+             server.3=b:2888:3888:observer\nversion=0"
+        );
+        let text = "tickTime=2000\ninitLimit=5\nsyncLimit=2\ndataDir=/d1\n\
+            server.1=a:2888:3888\nserver.2=b:2888:3888\nserver.3=c:2888:3888\n\
+            server.4=d:2888:3888\ngroup.1=1:2\ngroup.2=3:4\nweight.1=3\n";
+        let (c, _) = parse_ext(text, with_myid(1)).unwrap();
+        assert_eq!(
+            c.quorum.to_config_string(),
+            "server.1=a:2888:3888:participant\nserver.2=b:2888:3888:participant\n\
+             server.3=c:2888:3888:participant\nserver.4=d:2888:3888:participant\n\
+             group.1=1:2\ngroup.2=3:4\nweight.1=3\nweight.2=1\nweight.3=1\nweight.4=1\nversion=0"
+        );
+        let jvm = SystemProperties::from_jvm_flags("-Dzookeeper.multiAddress.enabled=true");
+        let text = "tickTime=2000\ninitLimit=5\nsyncLimit=2\ndataDir=/d1\n\
+            server.1=b:2888:3888|a:2889:3889;2181\nserver.2=c:2888:3888\nserver.3=d:2888:3888\n";
+        let ext = ExternalInputs {
+            jvm_properties: jvm,
+            myid: Some(1),
+            ..Default::default()
+        };
+        let (c, _) = parse_ext(text, ext).unwrap();
+        assert_eq!(
+            c.quorum.to_config_string(),
+            "server.1=a:2889:3889|b:2888:3888:participant;0.0.0.0:2181\n\
+             server.2=c:2888:3888:participant\nserver.3=d:2888:3888:participant\nversion=0"
+        );
     }
 
     #[test]

@@ -262,7 +262,7 @@ def main():
     c.close()
     c = fixture("acl_noauth")
     c.call(GET_DATA, ustring("/cap-acl2") + boolean(False), comment="read without auth: NOAUTH")
-    c.call(GET_ACL, ustring("/cap-acl2"), comment="getACL without ADMIN (masked digest id)")
+    c.call(GET_ACL, ustring("/cap-acl2"), comment="getACL without READ or ADMIN: NOAUTH")
     c.call(AUTH, i32(0) + ustring("nosuchscheme") + buffer(b"x"), xid=-4, comment="auth unknown scheme: AUTHFAILED")
     c.close()
 

@@ -93,7 +93,7 @@ impl DataTree {
     /// One txn or sub-txn (Java's `processTxn(header, txn, isSubTxn)` minus the zxid bookkeeping).
     fn apply_one(&mut self, h: &TxnHeader, body: &TxnBody, triggers: &mut Vec<Trigger>) -> Step {
         let zxid = h.zxid;
-        let step = match body {
+        match body {
             TxnBody::Create(t) => {
                 let owner = if t.ephemeral { h.client_id } else { 0 };
                 let r = self.create_node(
@@ -163,8 +163,7 @@ impl DataTree {
             TxnBody::Check(_) => Step::ok(ApplyResult::Check),
             TxnBody::Multi(subs) => self.apply_multi(h, subs, triggers),
             TxnBody::Other(_) => Step::ok(ApplyResult::None),
-        };
-        step
+        }
     }
 
     /// The multi case of `processTxn`: if any sub-txn is an error txn nothing is applied and each
@@ -225,7 +224,8 @@ impl DataTree {
         time: i64,
         triggers: &mut Vec<Trigger>,
     ) -> Result<ApplyResult, i32> {
-        let (parent_key, child) = path::split(full_path).ok_or(err::NO_NODE)?;
+        let (parent_name, child) = path::split(full_path).ok_or(err::NO_NODE)?;
+        let parent_key = path::key(parent_name);
         let parent_acl = match self.nodes.get(parent_key) {
             None => return Err(err::NO_NODE),
             Some(p) => p.acl,
@@ -273,7 +273,7 @@ impl DataTree {
             acl: self.trigger_acl(acl_index),
         });
         triggers.push(Trigger {
-            path: path::event_path(parent_key).to_string(),
+            path: path::event_path(parent_name).to_string(),
             event_type: event::NODE_CHILDREN_CHANGED,
             table: WatchTable::Child,
             acl: self.trigger_acl(parent_acl),
@@ -297,7 +297,8 @@ impl DataTree {
         if key.is_empty() {
             return Err(err::BAD_ARGUMENTS);
         }
-        let (parent_key, child) = path::split(full_path).ok_or(err::NO_NODE)?;
+        let (parent_name, child) = path::split(full_path).ok_or(err::NO_NODE)?;
+        let parent_key = path::key(parent_name);
         let parent_acl = self
             .change(parent_key, |p| {
                 p.children.remove(child);
@@ -321,7 +322,7 @@ impl DataTree {
             });
         }
         triggers.push(Trigger {
-            path: path::event_path(parent_key).to_string(),
+            path: path::event_path(parent_name).to_string(),
             event_type: event::NODE_CHILDREN_CHANGED,
             table: WatchTable::Child,
             acl: self.trigger_acl(parent_acl),

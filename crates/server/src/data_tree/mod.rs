@@ -4,7 +4,7 @@
 //! tolerance of fuzzy-snapshot replay. The tree does no I/O and holds no watches: `apply` reports
 //! which watch [`Trigger`]s fire and the caller hands them to the watch manager.
 //!
-//! Map: [`node`] (a znode, client stat rules), [`acl_cache`] (deduplicated ACL lists), [`digest`]
+//! Map: `node` (a znode, client stat rules), `acl_cache` (deduplicated ACL lists), [`digest`]
 //! (per-node CRC), `path` (Java path splitting), `apply` (processTxn), `quota` (quota stats
 //! nodes), [`loader`] (snapshot load).
 
@@ -141,7 +141,9 @@ const DIGEST_LOG_LIMIT: usize = 1024;
 #[derive(Debug, Clone)]
 pub struct DataTree {
     /// Every node by full path; the root is stored once under `""` (`"/"` is resolved to it).
-    nodes: HashMap<Box<str>, DataNode>,
+    /// Nodes are boxed so the table's empty slots (up to half of it after a resize) cost 24
+    /// bytes rather than a whole node.
+    nodes: HashMap<Box<str>, Box<DataNode>>,
     acls: AclCache,
     ephemerals: HashMap<i64, BTreeSet<Box<str>>>,
     containers: BTreeSet<Box<str>>,
@@ -246,7 +248,7 @@ impl DataTree {
 
     /// The node at `path` (`"/"` and `""` are the root).
     pub fn node(&self, path: &str) -> Option<&DataNode> {
-        self.nodes.get(path::key(path))
+        self.nodes.get(path::key(path)).map(|n| &**n)
     }
 
     /// The client-visible stat of the node at `path`.
@@ -456,14 +458,14 @@ impl DataTree {
     fn insert_node(&mut self, key: &str, node: DataNode) {
         self.digest = self.digest.wrapping_add(Self::node_digest(key, &node));
         self.data_size += Self::node_size(key, &node);
-        if let Some(old) = self.nodes.insert(key.into(), node) {
+        if let Some(old) = self.nodes.insert(key.into(), Box::new(node)) {
             self.digest = self.digest.wrapping_sub(Self::node_digest(key, &old));
             self.data_size -= Self::node_size(key, &old);
         }
     }
 
     /// Removes the node under `key`, maintaining digest and size.
-    fn remove_node(&mut self, key: &str) -> Option<DataNode> {
+    fn remove_node(&mut self, key: &str) -> Option<Box<DataNode>> {
         let old = self.nodes.remove(key)?;
         self.digest = self.digest.wrapping_sub(Self::node_digest(key, &old));
         self.data_size -= Self::node_size(key, &old);

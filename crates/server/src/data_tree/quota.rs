@@ -41,15 +41,18 @@ impl StatsTrack {
             while parts.last() == Some(&"") {
                 parts.pop();
             }
-            let value = match parts.get(1) {
-                None => continue,
-                Some(&"") => -1,
-                Some(v) => match v.parse::<i64>() {
+            let (Some(key), Some(raw)) = (parts.first(), parts.get(1)) else {
+                continue;
+            };
+            let value = if raw.is_empty() {
+                -1
+            } else {
+                match raw.parse::<i64>() {
                     Ok(n) => n,
                     Err(_) => continue,
-                },
+                }
             };
-            map.insert(parts[0].to_string(), value);
+            map.insert((*key).to_string(), value);
         }
         StatsTrack(map)
     }

@@ -960,3 +960,85 @@ fn quota_stats_follow_writes() {
     assert_eq!(o.err, 0);
     assert!(t.quotas.is_empty());
 }
+
+#[test]
+fn random_ops_keep_digest_and_indexes_consistent() {
+    let mut t = DataTree::new();
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move |m: u64| {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (seed >> 33) % m
+    };
+    let names = [
+        "/a",
+        "/b",
+        "/a/x",
+        "/a/y",
+        "/b/z",
+        "/a/x/q",
+        "/c",
+        "/zookeeper/quota/a",
+    ];
+    for zxid in 2..3000i64 {
+        let p = names[next(names.len() as u64) as usize];
+        let session = 1 + next(3) as i64;
+        let e = match next(6) {
+            0 | 1 => create(zxid, p, b"d", -1),
+            2 => create_eph(session, zxid, p, -1),
+            // A leader never logs the delete of a node with children.
+            3 if t.node(p).is_some_and(|n| n.num_children() > 0) => create(zxid, p, b"", -1),
+            3 => delete(zxid, p),
+            4 => set_data(zxid, p, &vec![b'x'; next(5) as usize], zxid as i32),
+            _ => close(
+                session,
+                zxid,
+                if next(2) == 0 { None } else { Some(vec![p]) },
+            ),
+        };
+        let o = t.apply(&e);
+        assert!(
+            o.err == 0 || o.err == err::NO_NODE || o.err == err::NODE_EXISTS,
+            "{o:?}"
+        );
+        assert_eq!(t.digest(), full_digest(&t), "zxid {zxid}");
+    }
+    let mut reachable = 0;
+    t.for_each_node_preorder(|_, _| reachable += 1);
+    assert_eq!(reachable, t.node_count());
+    for (s, paths) in t.ephemeral_sessions() {
+        for p in paths {
+            assert_eq!(t.node(&p).map(|n| n.stat.ephemeral_owner), Some(s));
+        }
+    }
+    let size: i64 = t.nodes.iter().map(|(k, n)| DataTree::node_size(k, n)).sum();
+    assert_eq!(t.approximate_data_size(), size + 1);
+    assert_same(&t, &reload(&t));
+}
+
+#[test]
+fn odd_paths_never_panic() {
+    let mut t = DataTree::new();
+    for p in ["//a", "/a/", "/", "", "x/y", "/zookeeper/quota/"] {
+        t.apply(&create(2, p, b"", -1));
+        t.apply(&set_data(3, p, b"", 1));
+        t.apply(&delete(4, p));
+        t.apply(&close(5, 6, Some(vec![p])));
+    }
+    assert_eq!(t.digest(), full_digest(&t));
+}
+
+#[test]
+fn delete_of_non_empty_node_orphans_descendants_like_java() {
+    let mut t = DataTree::new();
+    t.apply(&create(2, "/a", b"", 1));
+    t.apply(&create(3, "/a/b", b"", 1));
+    assert_eq!(t.apply(&delete(4, "/a")).err, 0);
+    // Java only removes the node itself: the child stays in the map, unreachable.
+    assert!(t.node("/a/b").is_some());
+    let mut reachable = 0;
+    t.for_each_node_preorder(|_, _| reachable += 1);
+    assert_eq!((t.node_count(), reachable), (5, 4));
+    assert_eq!(t.digest(), full_digest(&t));
+}

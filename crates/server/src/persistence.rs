@@ -1,0 +1,268 @@
+//! The bridge between the server and `crates/storage`: recovery into a [`DataTree`], the txn log
+//! behind the pipeline's log stage (group commit, log roll every ~snapCount txns), and snapshots.
+
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, Sender};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use jute::consts::op;
+use jute::data::{Acl, StatPersisted};
+use jute::txn::{TxnBody, TxnEntry};
+use rand::Rng;
+use storage::snapshot::{SnapshotFileOptions, SnapshotFileWriter, SnapshotInfo, SnapshotVisitor};
+use storage::{Compression, DataDirs, Recovery, RecoveryOptions, RecoverySink, TxnLogOptions, TxnLogWriter, VisitResult};
+use tracing::{error, info, warn};
+
+use crate::data_tree::{DataTree, TreeLoader, ZxidDigest};
+use crate::pipeline::TxnLog;
+use crate::shared::Shared;
+
+/// Storage settings the server uses.
+#[derive(Debug, Clone)]
+pub struct StorageSettings {
+    pub data_dir: PathBuf,
+    pub data_log_dir: PathBuf,
+    pub snap_count: u64,
+    pub pre_alloc_size_kb: u64,
+    pub force_sync: bool,
+    pub compression: Compression,
+    pub trust_empty: bool,
+    pub autocreate: bool,
+    pub extended_types: bool,
+}
+
+/// What recovery produced.
+pub struct Recovered {
+    pub tree: DataTree,
+    pub sessions: Vec<(i64, i32)>,
+    pub dirs: DataDirs,
+    pub fresh: bool,
+}
+
+enum SinkState {
+    Loading(TreeLoader),
+    Ready(DataTree),
+    Failed,
+}
+
+/// Builds the tree from a snapshot stream, then applies replayed txns.
+struct TreeSink {
+    state: SinkState,
+    sessions: std::collections::HashMap<i64, i32>,
+    extended: bool,
+    snapshot_zxid: i64,
+    error: Option<String>,
+}
+
+impl TreeSink {
+    fn new(extended: bool) -> TreeSink {
+        let mut l = DataTree::begin_load();
+        l.set_extended_types(extended);
+        TreeSink { state: SinkState::Loading(l), sessions: Default::default(), extended, snapshot_zxid: 0, error: None }
+    }
+
+    fn tree_mut(&mut self) -> Option<&mut DataTree> {
+        if let SinkState::Loading(_) = self.state {
+            // Logs replayed without a snapshot (trust_empty): start from a fresh tree.
+            let mut t = DataTree::new();
+            t.set_extended_types(self.extended);
+            self.state = SinkState::Ready(t);
+        }
+        match &mut self.state {
+            SinkState::Ready(t) => Some(t),
+            _ => None,
+        }
+    }
+}
+
+impl SnapshotVisitor for TreeSink {
+    fn session(&mut self, id: i64, timeout_ms: i32) -> VisitResult {
+        self.sessions.insert(id, timeout_ms);
+        Ok(())
+    }
+    fn acl_entry(&mut self, index: i64, acl: Vec<Acl>) -> VisitResult {
+        if let SinkState::Loading(l) = &mut self.state {
+            l.add_acl(index, acl);
+        }
+        Ok(())
+    }
+    fn node(&mut self, path: String, data: Option<Bytes>, acl_index: i64, stat: StatPersisted) -> VisitResult {
+        if let SinkState::Loading(l) = &mut self.state {
+            l.add_node(&path, data, acl_index, stat).map_err(|e| format!("{e}"))?;
+        }
+        Ok(())
+    }
+}
+
+impl RecoverySink for TreeSink {
+    fn begin_snapshot(&mut self, _path: &std::path::Path, zxid: i64) -> VisitResult {
+        let mut l = DataTree::begin_load();
+        l.set_extended_types(self.extended);
+        self.state = SinkState::Loading(l);
+        self.sessions.clear();
+        self.snapshot_zxid = zxid;
+        Ok(())
+    }
+
+    fn snapshot_loaded(&mut self, zxid: i64, info: &SnapshotInfo) -> VisitResult {
+        let st = std::mem::replace(&mut self.state, SinkState::Failed);
+        let SinkState::Loading(l) = st else { return Err("snapshot loaded twice".into()) };
+        let mut tree = l.finish().map_err(|e| format!("{e}"))?;
+        tree.set_last_processed_zxid(zxid);
+        if let Some(d) = info.digest {
+            tree.set_snapshot_digest(ZxidDigest { zxid: d.zxid, version: d.version, digest: d.digest }, zxid);
+        }
+        self.state = SinkState::Ready(tree);
+        Ok(())
+    }
+
+    fn txn(&mut self, entry: TxnEntry) -> VisitResult {
+        match entry.header.txn_type {
+            op::CREATE_SESSION => {
+                if let TxnBody::CreateSession(c) = &entry.body {
+                    self.sessions.insert(entry.header.client_id, c.time_out);
+                }
+            }
+            op::CLOSE_SESSION => {
+                self.sessions.remove(&entry.header.client_id);
+            }
+            _ => {}
+        }
+        let Some(t) = self.tree_mut() else {
+            self.error = Some("txn before the tree was loaded".into());
+            return Err("txn before the tree was loaded".into());
+        };
+        t.apply(&entry);
+        Ok(())
+    }
+}
+
+/// Loads the newest valid snapshot and replays the logs, as Java's `FileTxnSnapLog.restore`.
+/// A fresh directory gets `snapshot.0` written at once.
+pub fn recover(s: &StorageSettings) -> Result<Recovered, storage::Error> {
+    let dirs = DataDirs::open(&s.data_dir, Some(&s.data_log_dir), s.autocreate)?;
+    let mut sink = TreeSink::new(s.extended_types);
+    let opts = RecoveryOptions { trust_empty: s.trust_empty, ..RecoveryOptions::default() };
+    let outcome = storage::recover(&dirs, &mut sink, &opts)?;
+    let fresh = matches!(outcome, Recovery::Fresh);
+    let tree = match sink.state {
+        SinkState::Ready(t) => t,
+        _ => {
+            let mut t = DataTree::new();
+            t.set_extended_types(s.extended_types);
+            t
+        }
+    };
+    if let Recovery::Loaded(info) = &outcome {
+        info!(
+            last_zxid = format!("0x{:x}", info.last_zxid),
+            txns_replayed = info.txns_replayed,
+            snapshot = ?info.snapshot.as_ref().map(|f| f.path.display().to_string()),
+            "recovered database"
+        );
+        if let Some(t) = &info.truncated {
+            warn!(file = %t.path.display(), offset = t.offset, "cut a torn tail off the newest txn log");
+        }
+    }
+    let mut sessions: Vec<(i64, i32)> = sink.sessions.into_iter().collect();
+    sessions.sort_unstable();
+    Ok(Recovered { tree, sessions, dirs, fresh })
+}
+
+/// Writes `snapshot.<zxid>` of `tree` (sessions included). Returns the file written.
+pub fn write_snapshot(
+    dirs: &DataDirs,
+    tree: &DataTree,
+    sessions: &[(i64, i32)],
+    compression: Compression,
+) -> Result<PathBuf, storage::Error> {
+    let zxid = tree.last_processed_zxid();
+    let mut w = SnapshotFileWriter::create(
+        &dirs.snap_dir,
+        zxid,
+        SnapshotFileOptions { compression, atomic: false, fsync: true },
+    )?;
+    w.write_sessions(sessions.iter().copied())?;
+    let acls = tree.acl_cache_entries();
+    w.write_acl_cache(acls.iter().map(|(i, a)| (*i, a.as_slice())))?;
+    let mut result = Ok(());
+    tree.for_each_node_preorder(|path, node| {
+        if result.is_ok() {
+            result = w.write_node(path, node.data.as_deref(), node.acl, &node.stat);
+        }
+    });
+    result?;
+    let digest = tree.last_zxid_digest().map(|d| (d.zxid, d.digest));
+    let path = w.finish(Some(digest.unwrap_or((0, 0))), None)?;
+    Ok(path)
+}
+
+/// The txn log the pipeline appends to: one fdatasync per batch, a roll (and a snapshot
+/// request) every `snapCount/2 + random(snapCount/2)` txns, as Java's `SyncRequestProcessor`.
+pub struct FileTxnLog {
+    writer: TxnLogWriter,
+    force_sync: bool,
+    snap_count: u64,
+    since_roll: u64,
+    roll_at: u64,
+    snapshot_tx: Sender<()>,
+}
+
+impl FileTxnLog {
+    pub fn new(dirs: &DataDirs, s: &StorageSettings, snapshot_tx: Sender<()>) -> FileTxnLog {
+        let options = TxnLogOptions { prealloc_bytes: s.pre_alloc_size_kb * 1024, size_limit_bytes: None };
+        let snap_count = s.snap_count.max(2);
+        FileTxnLog {
+            writer: TxnLogWriter::new(dirs.log_dir.clone(), options),
+            force_sync: s.force_sync,
+            snap_count,
+            since_roll: 0,
+            roll_at: next_roll(snap_count),
+            snapshot_tx,
+        }
+    }
+}
+
+fn next_roll(snap_count: u64) -> u64 {
+    let half = (snap_count / 2).max(1);
+    half + rand::thread_rng().gen_range(0..half)
+}
+
+impl TxnLog for FileTxnLog {
+    fn append(&mut self, entry: &TxnEntry, payload: &Bytes) -> std::io::Result<()> {
+        self.writer.append(entry.zxid(), payload).map_err(std::io::Error::other)?;
+        self.since_roll += 1;
+        Ok(())
+    }
+
+    fn commit(&mut self) -> std::io::Result<()> {
+        self.writer.flush_and_sync(self.force_sync).map_err(std::io::Error::other)?;
+        if self.since_roll > self.roll_at {
+            self.writer.roll().map_err(std::io::Error::other)?;
+            self.since_roll = 0;
+            self.roll_at = next_roll(self.snap_count);
+            let _ = self.snapshot_tx.send(());
+        }
+        Ok(())
+    }
+}
+
+/// Takes a snapshot whenever the log stage asks for one (after a roll).
+pub fn snapshot_loop(shared: Arc<Shared>, dirs: DataDirs, compression: Compression, rx: Receiver<()>) {
+    while rx.recv().is_ok() {
+        while rx.try_recv().is_ok() {}
+        let sessions: Vec<(i64, i32)> = {
+            let m = shared.db_sessions.lock();
+            let mut v: Vec<(i64, i32)> = m.iter().map(|(k, v)| (*k, *v)).collect();
+            v.sort_unstable();
+            v
+        };
+        let started = std::time::Instant::now();
+        let tree = shared.tree.read();
+        match write_snapshot(&dirs, &tree, &sessions, compression) {
+            Ok(p) => info!(file = %p.display(), ms = started.elapsed().as_millis() as u64, "snapshot written"),
+            Err(e) => error!(error = %e, "snapshot failed"),
+        }
+    }
+}
