@@ -176,6 +176,35 @@ pub fn mask_digests(acl: &[Acl]) -> Vec<Acl> {
         .collect()
 }
 
+/// Java's `String.hashCode` (over UTF-16 code units).
+pub fn java_string_hash(s: &str) -> i32 {
+    s.encode_utf16().fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(c as i32))
+}
+
+/// The bin of an `Id` in a fresh `ConcurrentHashMap` (16 bins): Java keeps a connection's ids in
+/// such a set, so whoAmI and the `auth` ACL expansion list them in this order.
+fn id_bin(id: &Id) -> u32 {
+    let h = 37i32
+        .wrapping_mul(37i32.wrapping_mul(17).wrapping_add(java_string_hash(&id.scheme)))
+        .wrapping_add(java_string_hash(&id.id));
+    let spread = ((h ^ ((h as u32) >> 16) as i32) & 0x7fff_ffff) as u32;
+    spread & 15
+}
+
+/// Adds ids to a connection's identity set the way Java's set does: no duplicates, iteration in
+/// `ConcurrentHashMap` bin order, insertion order within a bin.
+pub fn add_ids(current: &[Id], new: Vec<Id>) -> Vec<Id> {
+    let mut v: Vec<Id> = current.to_vec();
+    for id in new {
+        if !v.contains(&id) {
+            v.push(id);
+        }
+    }
+    // A stable sort keeps insertion order within a bin.
+    v.sort_by_key(id_bin);
+    v
+}
+
 /// Permission bits needed by each read (exposed for tests and the 4lw).
 pub const READ: i32 = perms::READ;
 

@@ -327,13 +327,7 @@ fn handle_request(shared: &Arc<Shared>, conn: &Arc<ConnHandle>, payload: Bytes) 
             match authenticate(&shared.settings.acl, &pkt.scheme, &pkt.auth) {
                 Ok(ids) => {
                     let mut a = conn.auth.lock();
-                    let mut v: Vec<Id> = a.as_ref().clone();
-                    for id in ids {
-                        if !v.contains(&id) {
-                            v.push(id);
-                        }
-                    }
-                    *a = Arc::new(v);
+                    *a = Arc::new(crate::auth::add_ids(&a, ids));
                     conn.send(frame::header_only(h.xid, 0, 0));
                     return Ok(true);
                 }

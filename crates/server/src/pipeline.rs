@@ -24,7 +24,7 @@ use jute::proto::{
 use jute::txn::{TxnBody, TxnEntry};
 use tracing::{error, info, warn};
 
-use crate::data_tree::{ApplyResult, DataTree, Trigger, WatchTable};
+use crate::data_tree::{ApplyResult, DataTree, Trigger};
 use crate::frame;
 use crate::prep::{Prep, PrepInput};
 use crate::reads;
@@ -248,27 +248,17 @@ fn fire_watches(shared: &Shared, watches: &mut WatchManager, triggers: &[Trigger
     if triggers.is_empty() || watches.watch_count() == 0 {
         return;
     }
-    let mut delivered_data: Vec<(String, Vec<u64>)> = Vec::new();
+    let targets = watches.trigger_all(triggers);
     let conns = shared.conns.lock();
-    for t in triggers {
-        let mut suppress: Vec<u64> = Vec::new();
-        if matches!(t.table, WatchTable::Child) {
-            if let Some((_, d)) = delivered_data.iter().find(|(p, _)| *p == t.path) {
-                suppress = d.clone();
-            }
-        }
-        let targets = watches.trigger(t, &mut suppress);
-        if targets.is_empty() {
+    for (t, who) in triggers.iter().zip(targets) {
+        if who.is_empty() {
             continue;
         }
         let f = frame::notification(zxid, t.event_type, &t.path);
-        for cid in &targets {
+        for cid in &who {
             if let Some(c) = conns.get(cid) {
                 c.send(f.clone());
             }
-        }
-        if matches!(t.table, WatchTable::Data) {
-            delivered_data.push((t.path.clone(), targets));
         }
     }
 }

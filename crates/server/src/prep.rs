@@ -121,12 +121,15 @@ impl Prep {
             txn_type: req.op_code(),
         };
         let body = match req {
-            Request::Multi(m) if m.ops.iter().any(|o| o.is_read()) => {
-                // Java fails to deserialize a multi that mixes reads and writes.
-                header.txn_type = op::ERROR;
-                TxnBody::Error(ErrorTxn { err: err::MARSHALLING_ERROR })
-            }
-            Request::Multi(m) => self.prepare_multi(tree, input, zxid, &m.ops, session_ok),
+            Request::Multi(m) => match normalize_multi(&m.ops) {
+                Ok(ops) => self.prepare_multi(tree, input, zxid, &ops, session_ok),
+                Err(_) => {
+                    // Java fails to deserialize the multi (MultiOperationRecord) and logs an
+                    // ErrorTxn(MARSHALLINGERROR) under a fresh zxid.
+                    header.txn_type = op::ERROR;
+                    TxnBody::Error(ErrorTxn { err: err::MARSHALLING_ERROR })
+                }
+            },
             _ => {
                 let r = if session_ok || matches!(req, Request::CloseSession) {
                     self.prepare_one(tree, input, zxid, req)
@@ -517,6 +520,51 @@ impl Prep {
             },
         );
         Ok(body)
+    }
+}
+
+/// Java cannot deserialize the multi (`MultiOperationRecord` throws an `IOException`: a bad create
+/// flag, reads mixed with writes, a TTL mode without a ttl); prep logs an
+/// ErrorTxn(MARSHALLINGERROR) under a new zxid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MultiDecodeFailure;
+
+/// The ops of a write multi as Java 3.9's `MultiOperationRecord` turns them into `Op`s: a create's
+/// effective type comes from its flags (container ⇒ createContainer), a createTTL with a non-TTL
+/// mode becomes a plain create or createContainer (its ttl dropped).
+pub fn normalize_multi(ops: &[MultiOp]) -> Result<Vec<MultiOp>, MultiDecodeFailure> {
+    let mut out = Vec::with_capacity(ops.len());
+    let mut failure = None;
+    for o in ops {
+        out.push(match o {
+            MultiOp::Create(code, c) => match c.flags {
+                create_mode::CONTAINER => MultiOp::Create(op::CREATE_CONTAINER, c.clone()),
+                0..=3 => MultiOp::Create(*code, c.clone()),
+                create_mode::PERSISTENT_WITH_TTL | create_mode::PERSISTENT_SEQUENTIAL_WITH_TTL => {
+                    failure.get_or_insert(MultiDecodeFailure);
+                    continue;
+                }
+                _ => return Err(MultiDecodeFailure),
+            },
+            MultiOp::CreateTtl(t) => match t.flags {
+                create_mode::PERSISTENT_WITH_TTL | create_mode::PERSISTENT_SEQUENTIAL_WITH_TTL => {
+                    MultiOp::CreateTtl(t.clone())
+                }
+                f => {
+                    let c = CreateRequest { path: t.path.clone(), data: t.data.clone(), acl: t.acl.clone(), flags: f };
+                    MultiOp::Create(if f == create_mode::CONTAINER { op::CREATE_CONTAINER } else { op::CREATE }, c)
+                }
+            },
+            MultiOp::GetChildren(_) | MultiOp::GetData(_) => {
+                failure.get_or_insert(MultiDecodeFailure);
+                continue;
+            }
+            other => other.clone(),
+        });
+    }
+    match failure {
+        Some(f) => Err(f),
+        None => Ok(out),
     }
 }
 

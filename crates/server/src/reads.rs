@@ -128,17 +128,26 @@ pub fn execute(
         }
         Request::Sync(r) => Ok(frame::reply(xid, zxid, 0, Some(&SyncResponse { path: r.path.clone() }))),
         Request::MultiRead(m) => {
-            if m.ops.iter().any(|o| !o.is_read()) {
+            // Java's Op.getData/getChildren drop the watch flag: multiRead never sets watches.
+            // An op that is not a read ends the request with MARSHALLINGERROR, the results so
+            // far still attached (as Java's FinalRequestProcessor sends them).
+            let reads = m.ops.iter().filter(|o| o.is_read()).count();
+            if reads != 0 && reads != m.ops.len() {
+                // Mixed kinds fail MultiOperationRecord's deserialization: no body.
                 return Err(err::MARSHALLING_ERROR);
             }
             let mut results = Vec::with_capacity(m.ops.len());
             for o in &m.ops {
                 let res = match o {
-                    MultiOp::GetChildren(g) => get_children(shared, tree, watches, ctx, &g.path, g.watch)
-                        .map(OpResult::GetChildren),
-                    MultiOp::GetData(g) => get_data(shared, tree, watches, ctx, &g.path, g.watch)
+                    MultiOp::GetChildren(g) => {
+                        get_children(shared, tree, watches, ctx, &g.path, false).map(OpResult::GetChildren)
+                    }
+                    MultiOp::GetData(g) => get_data(shared, tree, watches, ctx, &g.path, false)
                         .map(|(d, s)| OpResult::GetData(d, s)),
-                    _ => Err(err::MARSHALLING_ERROR),
+                    _ => {
+                        let body = MultiResponse { results };
+                        return Ok(frame::reply(xid, zxid, err::MARSHALLING_ERROR, Some(&body)));
+                    }
                 };
                 results.push(res.unwrap_or_else(OpResult::Error));
             }

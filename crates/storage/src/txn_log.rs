@@ -105,6 +105,7 @@ pub struct TxnLogWriter {
     /// Files rolled away from whose data still waits for the next sync.
     rolled: Vec<(PathBuf, File, bool)>,
     last_zxid: Option<i64>,
+    synced_zxid: Option<i64>,
     scratch: Vec<u8>,
 }
 
@@ -117,6 +118,7 @@ impl TxnLogWriter {
             current: None,
             rolled: Vec::new(),
             last_zxid: None,
+            synced_zxid: None,
             scratch: Vec::new(),
         }
     }
@@ -217,6 +219,9 @@ impl TxnLogWriter {
 
     /// Writes everything appended since the last call and, with `force_sync` (Java's `forceSync`,
     /// default yes), fdatasyncs once: the group-commit point. Files rolled away from are synced too.
+    /// Afterwards [`TxnLogWriter::last_synced_zxid`] is the last appended zxid. An error here must be
+    /// treated as fatal by the caller: a failed fsync is never retried (the page cache state is
+    /// unknown after it).
     pub fn flush_and_sync(&mut self, force_sync: bool) -> Result<()> {
         for (path, file, dir_unsynced) in self.rolled.drain(..) {
             if force_sync {
@@ -239,7 +244,13 @@ impl TxnLogWriter {
                 }
             }
         }
+        self.synced_zxid = self.last_zxid;
         Ok(())
+    }
+
+    /// The last zxid made durable by [`TxnLogWriter::flush_and_sync`] (what may be ACKed).
+    pub fn last_synced_zxid(&self) -> Option<i64> {
+        self.synced_zxid
     }
 
     /// Closes the current file (its buffered bytes are written; the next sync makes them durable);

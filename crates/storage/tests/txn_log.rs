@@ -51,7 +51,9 @@ fn round_trip_roll_and_start_zxid() {
             w.roll().unwrap();
         }
     }
+    assert_eq!(w.last_synced_zxid(), Some(7));
     w.flush_and_sync(true).unwrap();
+    assert_eq!(w.last_synced_zxid(), Some(10));
     let names: Vec<_> = storage::layout::list_logs(dir.path())
         .unwrap()
         .into_iter()

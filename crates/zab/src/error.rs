@@ -75,7 +75,9 @@ pub enum StepError {
         last: Zxid,
     },
     /// The ferrokeeper safety rule: the leader asked to drop a txn we know to be committed.
-    #[error("refusing to drop committed history: asked to go to {asked:#x}, committed {committed:#x}")]
+    #[error(
+        "refusing to drop committed history: asked to go to {asked:#x}, committed {committed:#x}"
+    )]
     WouldDropCommitted {
         /// Zxid of the TRUNC / SNAP.
         asked: Zxid,

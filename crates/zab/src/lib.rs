@@ -1,2 +1,36 @@
 //! ZAB: discovery, synchronisation (DIFF/TRUNC/SNAP) and broadcast for leader, follower and observer,
 //! as a sans-IO state machine; standalone mode is a quorum of one running the same pipeline.
+//!
+//! Map:
+//! - [`zxid`]: epoch/counter arithmetic.
+//! - [`packets`]: every QuorumPacket the core sends or parses, with Java's field usage.
+//! - [`ready`]: [`Ready`], the batch of work handed to the driver ("persist before ACK").
+//! - [`config`]: [`ZabConfig`] and the [`DiskState`] recovered at startup.
+//! - [`history`]: the committed log and the [`OlderProposals`] hook for txn-log DIFF.
+//! - `core` ([`Zab`]), `leader`, `learner`: the state machine.
+//! - [`error`]: [`StepError`], [`ProposeError`].
+
+pub mod config;
+mod core;
+pub mod error;
+pub mod history;
+mod leader;
+mod learner;
+pub mod packets;
+pub mod ready;
+pub mod zxid;
+
+/// A server id (`myid`).
+pub type Sid = i64;
+
+pub use crate::core::Zab;
+pub use config::{DiskState, ZabConfig};
+pub use error::{ProposeError, StepError};
+pub use history::{CommittedLog, OlderProposals};
+pub use leader::{plan_sync, SyncHead, SyncPlan};
+pub use packets::{ForwardedRequest, SessionTouch};
+pub use ready::{
+    Alert, Body, EpochWrites, Outbound, Proposal, Ready, ReadyNumber, Role, SessionEvent,
+    SnapshotInstall, SyncReply,
+};
+pub use zxid::Zxid;

@@ -65,7 +65,12 @@ fn read_int(kind: &'static str, data: &Option<Bytes>) -> Result<i32, PacketError
 }
 
 /// FOLLOWERINFO / OBSERVERINFO: zxid = `acceptedEpoch << 32` (not the last zxid), data = LearnerInfo.
-pub fn learner_info(observer: bool, accepted_epoch: i64, sid: Sid, config_version: i64) -> QuorumPacket {
+pub fn learner_info(
+    observer: bool,
+    accepted_epoch: i64,
+    sid: Sid,
+    config_version: i64,
+) -> QuorumPacket {
     let info = LearnerInfo {
         server_id: sid,
         protocol_version: ZAB_PROTOCOL_VERSION,
@@ -76,7 +81,11 @@ pub fn learner_info(observer: bool, accepted_epoch: i64, sid: Sid, config_versio
     } else {
         packet::FOLLOWERINFO
     };
-    QuorumPacket::new(t, make_zxid(accepted_epoch, 0), Some(jute::encode_to_bytes(&info)))
+    QuorumPacket::new(
+        t,
+        make_zxid(accepted_epoch, 0),
+        Some(jute::encode_to_bytes(&info)),
+    )
 }
 
 /// What a leader learns from FOLLOWERINFO / OBSERVERINFO data. Like Java, shorter data is
@@ -95,7 +104,9 @@ pub struct LearnerInfoFields {
 /// numbers with a counter) is rejected.
 pub fn parse_learner_info(data: &Option<Bytes>) -> Result<LearnerInfoFields, PacketError> {
     const K: &str = "FOLLOWERINFO";
-    let d = data.as_ref().ok_or_else(|| perr(K, "missing LearnerInfo"))?;
+    let d = data
+        .as_ref()
+        .ok_or_else(|| perr(K, "missing LearnerInfo"))?;
     if d.len() < 8 {
         return Err(perr(K, format!("LearnerInfo of {} bytes", d.len())));
     }
@@ -377,7 +388,10 @@ mod tests {
         assert_eq!(f.sid, 1);
         assert_eq!(f.protocol_version, 0x10000);
         assert_eq!(f.config_version, Some(0));
-        assert_eq!(learner_info(true, 2, 1, 0).packet_type, packet::OBSERVERINFO);
+        assert_eq!(
+            learner_info(true, 2, 1, 0).packet_type,
+            packet::OBSERVERINFO
+        );
     }
 
     #[test]

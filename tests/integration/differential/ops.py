@@ -96,6 +96,12 @@ class Generator:
         self.seq_paths: list[str] = []
         self.alive = [False] * NSLOTS
         self.nops = 0
+        # Paths on which each slot's connection holds a persistent or recursive watch
+        # (named exception standard-over-persistent-3.8).
+        self.persist: list[dict[str, int]] = [{} for _ in range(NSLOTS)]
+        # Paths on which each slot's connection may hold a standard watch (never cleared: a
+        # conservative over-approximation).
+        self.std: list[set[str]] = [set() for _ in range(NSLOTS)]
         # Light model of the reference server's tree, learnt from its replies only:
         # path -> last seen Stat (or None if only known to exist).
         self.known: dict[str, dict | None] = {}
@@ -213,6 +219,8 @@ class Generator:
         self.nops += 1
         slot = self.rng.randrange(NSLOTS)
         if not self.alive[slot]:
+            self.persist[slot] = {}  # a new connection holds no watches
+            self.std[slot] = set()
             # readOnly byte: false, absent (pre-3.4 client: 36-byte answer) or true.
             return {"op": "connect", "slot": slot,
                     "ro": self.rng.choice([False, False, False, None, True])}
@@ -228,7 +236,43 @@ class Generator:
         kind = self.rng.choices(names, weights=[w for _, w in kinds])[0]
         op = getattr(self, "gen_" + kind)()
         op["slot"] = slot
+        self._avoid_standard_over_persistent(op, slot)
         return op
+
+    def _avoid_standard_over_persistent(self, op: dict, slot: int) -> None:
+        """3.8 keeps one watch mode per (connection, path): a standard watch set where the
+        connection holds a persistent/recursive one replaces it, so it fires once and is gone;
+        3.9 keeps both. Named exception standard-over-persistent-3.8: such standard watches are
+        not generated."""
+        held = self.persist[slot]
+        if op.get("watch") and op.get("path") in held:
+            op["watch"] = False
+        for key in ("data", "exist", "child"):
+            if key in op and isinstance(op[key], list):
+                op[key] = [p for p in op[key] if p not in held]
+        std = self.std[slot]
+        if op.get("watch"):
+            std.add(op["path"])
+        for key in ("data", "exist", "child"):
+            if key in op and isinstance(op[key], list):
+                std.update(op[key])
+        k = op["op"]
+        if k == "addWatch" and op["mode"] == 1 and op["path"] in std and op["path"] not in held:
+            op["mode"] = 0  # 3.8 would let a recursive watch replace the standard one
+        if k == "setWatches2":
+            op["recursive"] = [p for p in op["recursive"] if p not in std]
+        if k == "addWatch" and op["mode"] in (0, 1):
+            # One persistent-type mode per (connection, path), as 3.8 keeps it.
+            op["mode"] = held.setdefault(op["path"], op["mode"])
+        elif k == "setWatches2":
+            op["persistent"] = [p for p in op["persistent"] if held.get(p, 0) == 0]
+            for p in op["persistent"]:
+                held[p] = 0
+            op["recursive"] = [p for p in op["recursive"] if held.get(p, 1) == 1]
+            for p in op["recursive"]:
+                held[p] = 1
+        elif k == "removeWatches" and op["type"] == 3:
+            held.pop(op["path"], None)
 
     def create_path(self) -> tuple[str, bool]:
         """Mostly a child of a node known to exist and not to be ephemeral."""
@@ -328,7 +372,7 @@ class Generator:
                               "createTTL"], weights=[6, 4, 4, 4, 1, 1])[0]
         path, under_n = self.create_path() if k.startswith("create") else self.write_path()
         if k == "create":
-            flags = self.rng.choice([0, 0, 2, 4] if under_n else [0, 0, 1, 2, 3, 4, 5])
+            flags = self.rng.choice([0, 0, 2, 4] if under_n else [0, 0, 1, 2, 3, 4])  # no TTL modes: named exception ttl-flags-in-multi-create
             if flags & 2 and self.rng.random() < 0.5 and not path.endswith("/"):
                 path += "/s-"
             name, acl = self.acl_for(under_n)
@@ -380,8 +424,8 @@ class Generator:
         return {"op": "addWatch", "path": path, "mode": mode}
 
     def gen_removeWatches(self) -> dict:
-        return {"op": "removeWatches", "path": self._watch_path(),
-                "type": self.rng.choice([1, 2, 3, 3])}
+        # Type 3 (Any) only: named exception watch-modes-3.8.
+        return {"op": "removeWatches", "path": self._watch_path(), "type": 3}
 
     def gen_checkWatches(self) -> dict:
         return {"op": "checkWatches", "path": self._watch_path(),

@@ -156,7 +156,7 @@ impl DataTree {
             TxnBody::CreateSession(_) => Step::ok(ApplyResult::SessionCreated),
             TxnBody::CloseSession(t) => {
                 let paths = t.as_ref().map(|t| t.paths2_delete.as_slice());
-                let deleted = self.kill_session(h.client_id, zxid, paths, triggers);
+                let deleted = self.kill_session_txn(h.client_id, zxid, paths, triggers);
                 Step::ok(ApplyResult::SessionClosed { deleted })
             }
             TxnBody::Error(e) => Step::fail(e.err),
@@ -407,10 +407,19 @@ impl DataTree {
         Ok(())
     }
 
+    /// Java's `DataTree.killSession(session, zxid)` outside a txn: deletes the session's
+    /// ephemerals (parents' pzxid = `zxid`). Used at startup for sessions that own ephemerals but
+    /// are absent from the snapshot's session list (`ZooKeeperServer.loadData`). Watches are not
+    /// triggered. Returns the deleted paths.
+    pub fn kill_session(&mut self, session_id: i64, zxid: i64) -> Vec<String> {
+        let mut triggers = Vec::new();
+        self.kill_session_txn(session_id, zxid, None, &mut triggers)
+    }
+
     /// Java's `killSession`: the session's index entry is dropped, then the txn's `paths2Delete`
     /// are deleted in order, then any other indexed ephemerals of the session. Missing nodes are
     /// skipped. Returns the paths actually deleted.
-    fn kill_session(
+    fn kill_session_txn(
         &mut self,
         session: i64,
         zxid: i64,

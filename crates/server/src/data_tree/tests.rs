@@ -1042,3 +1042,14 @@ fn delete_of_non_empty_node_orphans_descendants_like_java() {
     assert_eq!((t.node_count(), reachable), (5, 4));
     assert_eq!(t.digest(), full_digest(&t));
 }
+
+#[test]
+fn kill_session_outside_txn() {
+    let mut t = DataTree::new();
+    let s = 0x0500_0000_0000_0001;
+    t.apply(&create_eph(s, 2, "/e", 1));
+    assert_eq!(t.kill_session(s, 7), vec!["/e".to_string()]);
+    assert_eq!(t.node("/").map(|r| r.stat.pzxid), Some(7));
+    assert!(t.ephemeral_sessions().is_empty());
+    assert!(t.kill_session(s, 8).is_empty());
+}
