@@ -69,15 +69,18 @@ fn fmt_k(v: f64) -> String {
 
 /// Renders the chart; x axis is log2(sessions).
 pub fn render(path: &Path, title: &str, series: &[Series]) -> anyhow::Result<()> {
-    let (w, h) = (1100i32, 620i32);
+    let (w, h) = (1200i32, 640i32);
     let root = BitMapBackend::new(path, (w as u32, h as u32)).into_drawing_area();
     root.fill(&WHITE)?;
     let black = RGBColor(0, 0, 0);
     let grey = RGBColor(220, 220, 220);
     text(&root, (w - text_width(title, 2)) / 2, 12, title, 2, &black);
-    let (l, r, t, b) = (100, w - 300, 50, h - 70);
+    let (l, r, t, b) = (100, w - 330, 70, h - 70);
     let xs: Vec<f64> = {
-        let mut v: Vec<f64> = series.iter().flat_map(|s| s.points.iter().map(|p| p.0)).collect();
+        let mut v: Vec<f64> = series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.0))
+            .collect();
         v.sort_by(|a, b| a.partial_cmp(b).unwrap());
         v.dedup();
         v
@@ -110,8 +113,15 @@ pub fn render(path: &Path, title: &str, series: &[Series]) -> anyhow::Result<()>
     }
     root.draw(&PathElement::new(vec![(l, t), (l, b), (r, b)], black))?;
     let xl = "sessions (log scale)";
-    text(&root, (l + r - text_width(xl, 2)) / 2, b + 34, xl, 2, &black);
-    text(&root, 8, t - 30, "ops/s", 2, &black);
+    text(
+        &root,
+        (l + r - text_width(xl, 2)) / 2,
+        b + 34,
+        xl,
+        2,
+        &black,
+    );
+    text(&root, 8, t - 40, "ops/s", 2, &black);
     // Series and legend.
     for (i, s) in series.iter().enumerate() {
         let pts: Vec<(i32, i32)> = s.points.iter().map(|&(x, y)| (px(x), py(y))).collect();
@@ -120,7 +130,10 @@ pub fn render(path: &Path, title: &str, series: &[Series]) -> anyhow::Result<()>
             root.draw(&Circle::new(*p, 5, s.color.filled()))?;
         }
         let ly = t + 10 + i as i32 * 28;
-        root.draw(&Rectangle::new([(r + 20, ly), (r + 44, ly + 14)], s.color.filled()))?;
+        root.draw(&Rectangle::new(
+            [(r + 20, ly), (r + 44, ly + 14)],
+            s.color.filled(),
+        ))?;
         text(&root, r + 52, ly, &s.label, 2, &black);
     }
     root.present()?;

@@ -41,12 +41,22 @@ impl RunResult {
         errors: u64,
         elapsed_s: f64,
     ) -> RunResult {
-        let q = |p: f64| if h.is_empty() { 0 } else { h.value_at_quantile(p) };
+        let q = |p: f64| {
+            if h.is_empty() {
+                0
+            } else {
+                h.value_at_quantile(p)
+            }
+        };
         RunResult {
             ops,
             errors,
             elapsed_s,
-            ops_per_s: if elapsed_s > 0.0 { ops as f64 / elapsed_s } else { 0.0 },
+            ops_per_s: if elapsed_s > 0.0 {
+                ops as f64 / elapsed_s
+            } else {
+                0.0
+            },
             p50_us: q(0.50),
             p90_us: q(0.90),
             p99_us: q(0.99),
@@ -70,7 +80,18 @@ pub fn fmt_us(us: u64) -> String {
 pub fn table(results: &[RunResult]) -> String {
     let mut s = format!(
         "{:<14} {:<13} {:>5} {:>4} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>6}\n",
-        "server", "workload", "sess", "infl", "ops", "ops/s", "p50", "p90", "p99", "p99.9", "max", "errors"
+        "server",
+        "workload",
+        "sess",
+        "infl",
+        "ops",
+        "ops/s",
+        "p50",
+        "p90",
+        "p99",
+        "p99.9",
+        "max",
+        "errors"
     );
     for r in results {
         s.push_str(&format!(

@@ -131,17 +131,36 @@ pub fn machine_facts(dir: &Path) -> Vec<(String, String)> {
         .unwrap_or_default();
     let mem = std::fs::read_to_string("/proc/meminfo")
         .ok()
-        .and_then(|s| s.lines().next().map(|l| l.split_whitespace().nth(1).unwrap_or("0").to_string()))
+        .and_then(|s| {
+            s.lines()
+                .next()
+                .map(|l| l.split_whitespace().nth(1).unwrap_or("0").to_string())
+        })
         .and_then(|kb| kb.parse::<u64>().ok())
         .map(|kb| format!("{:.1} GiB", kb as f64 / 1024.0 / 1024.0))
         .unwrap_or_default();
-    let df = cmd_out(&["df", "-h", "--output=source,fstype,size", &dir.to_string_lossy()]);
-    let disk = df.lines().nth(1).unwrap_or("").split_whitespace().collect::<Vec<_>>().join(" ");
+    let df = cmd_out(&[
+        "df",
+        "-h",
+        "--output=source,fstype,size",
+        &dir.to_string_lossy(),
+    ]);
+    let disk = df
+        .lines()
+        .nth(1)
+        .unwrap_or("")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     let wc = std::fs::metadata(dir)
         .ok()
         .and_then(|m| {
             let d = m.dev();
-            let p = format!("/sys/dev/block/{}:{}/queue/write_cache", libc::major(d), libc::minor(d));
+            let p = format!(
+                "/sys/dev/block/{}:{}/queue/write_cache",
+                libc::major(d),
+                libc::minor(d)
+            );
             std::fs::read_to_string(p).ok()
         })
         .map(|s| s.trim().to_string())
@@ -150,7 +169,13 @@ pub fn machine_facts(dir: &Path) -> Vec<(String, String)> {
         .arg("-version")
         .output()
         .ok()
-        .map(|o| String::from_utf8_lossy(&o.stderr).lines().next().unwrap_or("").to_string())
+        .map(|o| {
+            String::from_utf8_lossy(&o.stderr)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .to_string()
+        })
         .unwrap_or_default();
     let zk = cmd_out(&["dpkg-query", "-W", "-f=${Version}", "zookeeper"]);
     vec![

@@ -185,7 +185,11 @@ pub async fn populate(
     let b_from = from / BUCKET;
     let b_to = to.div_ceil(BUCKET);
     for phase in 0..2 {
-        let (lo, hi) = if phase == 0 { (b_from, b_to) } else { (from, to) };
+        let (lo, hi) = if phase == 0 {
+            (b_from, b_to)
+        } else {
+            (from, to)
+        };
         let next = Arc::new(AtomicUsize::new(lo));
         let mut tasks = Vec::new();
         for c in &clients {
@@ -346,24 +350,49 @@ async fn one_op(
             c.create(&path, data, &persistent()).await?;
         }
         Workload::Set => {
-            c.set_data(&pick(rng), data, None).await?;
+            let p = pick(rng);
+            let st = c.set_data(&p, data, None).await?;
+            if st.data_length as usize != data.len() {
+                return Err(anyhow!("set {p}: returned dataLength {}", st.data_length));
+            }
         }
         Workload::Get => {
-            c.get_data(&pick(rng)).await?;
+            let p = pick(rng);
+            let (d, st) = c.get_data(&p).await?;
+            check_data(&p, &d, st.data_length, cfg.payload)?;
         }
         Workload::Exists => {
-            if c.check_stat(&pick(rng)).await?.is_none() {
-                return Err(anyhow!("exists: pre-populated znode missing"));
+            let p = pick(rng);
+            match c.check_stat(&p).await? {
+                None => return Err(anyhow!("exists {p}: pre-populated znode missing")),
+                Some(st) if st.data_length as usize != cfg.payload => {
+                    return Err(anyhow!(
+                        "exists {p}: dataLength {} != {}",
+                        st.data_length,
+                        cfg.payload
+                    ))
+                }
+                Some(_) => {}
             }
         }
         Workload::Children => {
             let buckets = cfg.znodes.div_ceil(BUCKET);
             let b = rng.gen_range(0..buckets);
-            c.list_children(&bucket_path(&cfg.root, b)).await?;
+            let kids = c.list_children(&bucket_path(&cfg.root, b)).await?;
+            let want = BUCKET.min(cfg.znodes - b * BUCKET);
+            if kids.len() != want {
+                return Err(anyhow!(
+                    "children {}: {} children, expected {want}",
+                    bucket_path(&cfg.root, b),
+                    kids.len()
+                ));
+            }
         }
         Workload::Mixed => {
             if rng.gen_range(0..100) < cfg.read_pct {
-                c.get_data(&pick(rng)).await?;
+                let p = pick(rng);
+                let (d, st) = c.get_data(&p).await?;
+                check_data(&p, &d, st.data_length, cfg.payload)?;
             } else {
                 c.set_data(&pick(rng), data, None).await?;
             }
@@ -384,6 +413,19 @@ async fn one_op(
             }
         }
         Workload::WatchFanout => unreachable!("handled by run_watch_fanout"),
+    }
+    Ok(())
+}
+
+/// Cheap answer check: every pre-populated znode always holds `payload` bytes (populate and
+/// set/multi all write that size), so a different length or a stat disagreeing with the data
+/// is a wrong answer from the server.
+fn check_data(path: &str, d: &[u8], stat_len: i32, payload: usize) -> anyhow::Result<()> {
+    if d.len() != payload || stat_len as usize != d.len() {
+        return Err(anyhow!(
+            "get {path}: {} bytes (stat.dataLength {stat_len}), expected {payload}",
+            d.len()
+        ));
     }
     Ok(())
 }
@@ -531,7 +573,10 @@ async fn run_watch_fanout(cfg: &LoadConfig) -> anyhow::Result<RunResult> {
     if notifications < expected {
         errors.record(
             "watch-fanout",
-            format!("{} of {expected} notifications missing", expected - notifications),
+            format!(
+                "{} of {expected} notifications missing",
+                expected - notifications
+            ),
         );
         b.error_samples = errors.samples.lock().unwrap().clone();
     }

@@ -3,6 +3,9 @@
 //! restart time, snapshot size, and a 3-node ensemble when side B supports it.
 //! Writes a Markdown report, a PNG chart and optionally JSON.
 
+// `side` (0 = A, 1 = B) indexes several parallel per-side arrays at once; an index loop is clearer.
+#![allow(clippy::needless_range_loop)]
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -17,7 +20,10 @@ use ferro_bench::sysfacts::{self, FsyncRate, Rtt};
 use ferro_bench::workload::{self, data_path, LoadConfig, Workload};
 
 #[derive(Parser, Debug, Clone)]
-#[command(about = "Side-by-side benchmark: Java ZooKeeper vs ferrokeeper", args_override_self = true)]
+#[command(
+    about = "Side-by-side benchmark: Java ZooKeeper vs ferrokeeper",
+    args_override_self = true
+)]
 struct Args {
     #[arg(long, default_value = "java-zk-3.8")]
     a_name: String,
@@ -27,7 +33,10 @@ struct Args {
     #[arg(long, default_value = "ferrokeeper")]
     b_name: String,
     /// Side B command; template with `{cfg}` replaced by the zoo.cfg path (`java` allowed).
-    #[arg(long, default_value = "target/release/ferrokeeper start-foreground {cfg}")]
+    #[arg(
+        long,
+        default_value = "target/release/ferrokeeper start-foreground {cfg}"
+    )]
     b_cmd: String,
     /// Java heap limit (-Xmx) for Java sides.
     #[arg(long, default_value = "2g")]
@@ -62,7 +71,12 @@ struct Args {
     multi_ops: usize,
     #[arg(long, default_value_t = 100)]
     watchers: usize,
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "create,set,get,exists,children,mixed,multi,watch-fanout")]
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "create,set,get,exists,children,mixed,multi,watch-fanout"
+    )]
     workloads: Vec<Workload>,
     /// Session counts for the throughput-vs-sessions chart.
     #[arg(long, value_delimiter = ',', default_value = "1,4,16,64")]
@@ -80,7 +94,12 @@ struct Args {
     cpu_reads: u64,
     #[arg(long)]
     no_ensemble: bool,
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "set,get,mixed")]
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "set,get,mixed"
+    )]
     ensemble_workloads: Vec<Workload>,
     /// Seconds side B gets to form a 3-node ensemble before it is recorded as unsupported.
     #[arg(long, default_value_t = 20.0)]
@@ -280,6 +299,8 @@ struct Report {
     sides: Vec<Side>,
     facts: Vec<(String, String)>,
     fsync: Option<FsyncRate>,
+    /// Second probe after all phases: the disk is shared, so one probe can mislead.
+    fsync_end: Option<FsyncRate>,
     rtt: Option<Rtt>,
     rows: Vec<Row>,
     resources: Vec<Resources>,
@@ -358,7 +379,14 @@ impl Ctx {
                 result.error_samples
             ));
         }
-        eprint!("[{phase} r{round}] {}", table(std::slice::from_ref(&result)).lines().nth(1).map(|l| format!("{l}\n")).unwrap_or_default());
+        eprint!(
+            "[{phase} r{round}] {}",
+            table(std::slice::from_ref(&result))
+                .lines()
+                .nth(1)
+                .map(|l| format!("{l}\n"))
+                .unwrap_or_default()
+        );
         self.report.rows.push(Row {
             phase: phase.into(),
             round,
@@ -412,7 +440,13 @@ impl Ctx {
             // The server's own version line from `srvr`, so the report names what was measured.
             let v = procs::four_letter(n.port, "srvr")
                 .ok()
-                .and_then(|r| r.lines().next().map(|l| l.trim_start_matches("Zookeeper version:").trim().to_string()))
+                .and_then(|r| {
+                    r.lines().next().map(|l| {
+                        l.trim_start_matches("Zookeeper version:")
+                            .trim()
+                            .to_string()
+                    })
+                })
                 .unwrap_or_default();
             self.report
                 .facts
@@ -446,7 +480,8 @@ impl Ctx {
             for &s in &self.args.sweep.clone() {
                 for w in self.args.sweep_workloads.clone() {
                     for side in 0..2 {
-                        let mut cfg = self.load_cfg(&self.sides[side].name, servers[side].clone(), w);
+                        let mut cfg =
+                            self.load_cfg(&self.sides[side].name, servers[side].clone(), w);
                         cfg.sessions = s;
                         cfg.duration = Duration::from_secs_f64(self.args.sweep_duration);
                         cfg.warmup = Duration::from_secs_f64(self.args.warmup.min(0.5));
@@ -465,7 +500,10 @@ impl Ctx {
     fn check_alive(&mut self, n: &mut Node) {
         if let Some(st) = n.proc.exited() {
             let tail = n.proc.log_tail(15);
-            self.problem(format!("{} exited during the run ({st}); log tail:\n{tail}", n.proc.name));
+            self.problem(format!(
+                "{} exited during the run ({st}); log tail:\n{tail}",
+                n.proc.name
+            ));
         }
     }
 
@@ -490,12 +528,14 @@ impl Ctx {
             let errs = self.populate(&servers, have, count)?;
             let el = t.elapsed().as_secs_f64();
             if errs > 0 {
-                r.errors.push(format!("{errs} errors populating to {count}"));
+                r.errors
+                    .push(format!("{errs} errors populating to {count}"));
             }
             r.populate_per_s.push((count, (count - have) as f64 / el));
             have = count;
             std::thread::sleep(Duration::from_millis(1000));
-            r.rss_at.push((count, procs::rss_bytes(node.proc.pid()).unwrap_or(0)));
+            r.rss_at
+                .push((count, procs::rss_bytes(node.proc.pid()).unwrap_or(0)));
             eprintln!(
                 "[resources] {name}: {count} znodes, RSS {:.1} MiB, populate {:.0}/s",
                 r.rss_at.last().map(|x| x.1).unwrap_or(0) as f64 / 1048576.0,
@@ -504,7 +544,10 @@ impl Ctx {
         }
         let total = have;
         // CPU per write / read, measured as the server's utime+stime delta.
-        for (w, n) in [(Workload::Set, self.args.cpu_writes), (Workload::Get, self.args.cpu_reads)] {
+        for (w, n) in [
+            (Workload::Set, self.args.cpu_writes),
+            (Workload::Get, self.args.cpu_reads),
+        ] {
             let mut cfg = self.load_cfg(&name, servers.clone(), w);
             cfg.znodes = total.max(1);
             cfg.max_ops = Some(n);
@@ -524,7 +567,8 @@ impl Ctx {
                         r.read_ops_s = res.ops_per_s;
                     }
                     if res.errors > 0 {
-                        r.errors.push(format!("cpu {}: {:?}", w.name(), res.error_samples));
+                        r.errors
+                            .push(format!("cpu {}: {:?}", w.name(), res.error_samples));
                     }
                 }
                 Ok(_) => r.errors.push(format!("cpu {}: no ops completed", w.name())),
@@ -539,11 +583,15 @@ impl Ctx {
         let deadline = Duration::from_secs(600);
         let served = loop {
             if let Some(st) = node.proc.exited() {
-                r.errors.push(format!("exited during restart ({st}): {}", node.proc.log_tail(10)));
+                r.errors.push(format!(
+                    "exited during restart ({st}): {}",
+                    node.proc.log_tail(10)
+                ));
                 break None;
             }
             if t0.elapsed() > deadline {
-                r.errors.push("no read served within 600 s of restart".into());
+                r.errors
+                    .push("no read served within 600 s of restart".into());
                 break None;
             }
             if std::net::TcpStream::connect_timeout(
@@ -601,12 +649,23 @@ impl Ctx {
         for side in 0..2 {
             let off = 20 + side as u16 * 20;
             let members: Vec<(u16, u16, u16)> = (0..3)
-                .map(|i| (self.port(off + i), self.port(off + 5 + i), self.port(off + 10 + i)))
+                .map(|i| {
+                    (
+                        self.port(off + i),
+                        self.port(off + 5 + i),
+                        self.port(off + 10 + i),
+                    )
+                })
                 .collect();
             let mut nodes = Vec::new();
             for (i, m) in members.iter().enumerate() {
                 let dir = self.work.join(format!("ensemble-{side}/node{}", i + 1));
-                nodes.push(start_node(&self.sides[side], &dir, m.0, Some((i + 1, &members)))?);
+                nodes.push(start_node(
+                    &self.sides[side],
+                    &dir,
+                    m.0,
+                    Some((i + 1, &members)),
+                )?);
             }
             let limit = if side == 0 && self.sides[0].cmd.trim() == "java" {
                 Duration::from_secs(60)
@@ -619,7 +678,11 @@ impl Ctx {
             for n in &mut nodes {
                 let left = limit.saturating_sub(t.elapsed());
                 if let Some(st) = n.proc.exited() {
-                    failure = Some(format!("node on {} exited ({st}): {}", n.port, n.proc.log_tail(5)));
+                    failure = Some(format!(
+                        "node on {} exited ({st}): {}",
+                        n.port,
+                        n.proc.log_tail(5)
+                    ));
                     break;
                 }
                 match procs::wait_mode(n.port, &["leader", "follower"], left) {
@@ -635,7 +698,11 @@ impl Ctx {
                 None => {
                     self.report.ensemble.push((
                         name.clone(),
-                        format!("formed in {:.1}s: {}", t.elapsed().as_secs_f64(), modes.join(", ")),
+                        format!(
+                            "formed in {:.1}s: {}",
+                            t.elapsed().as_secs_f64(),
+                            modes.join(", ")
+                        ),
                     ));
                     ensembles.push(Some(nodes));
                 }
@@ -715,9 +782,9 @@ fn mib(b: u64) -> String {
 }
 
 fn fmt_count(n: usize) -> String {
-    if n >= 1_000_000 && n % 1_000_000 == 0 {
+    if n >= 1_000_000 && n.is_multiple_of(1_000_000) {
         format!("{}M", n / 1_000_000)
-    } else if n >= 1000 && n % 1000 == 0 {
+    } else if n >= 1000 && n.is_multiple_of(1000) {
         format!("{}k", n / 1000)
     } else {
         n.to_string()
@@ -750,7 +817,9 @@ fn phase_table(rep: &Report, phase: &str, names: &[String; 2]) -> String {
         a = names[0],
         b = names[1]
     );
-    let mut summary = String::from("\n| workload | median ops/s ratio B/A | median p99 ratio B/A |\n|---|---|---|\n");
+    let mut summary = String::from(
+        "\n| workload | median ops/s ratio B/A | median p99 ratio B/A |\n|---|---|---|\n",
+    );
     for w in &workloads {
         let mut ratios = Vec::new();
         let mut p99r = Vec::new();
@@ -760,7 +829,9 @@ fn phase_table(rep: &Report, phase: &str, names: &[String; 2]) -> String {
                     .find(|r| r.round == round && r.side == side && &r.result.workload == w)
                     .map(|r| &r.result)
             };
-            let (Some(a), Some(b)) = (get(0), get(1)) else { continue };
+            let (Some(a), Some(b)) = (get(0), get(1)) else {
+                continue;
+            };
             let q = ratio(b.ops_per_s, a.ops_per_s);
             ratios.push(q);
             p99r.push(ratio(b.p99_us as f64, a.p99_us as f64));
@@ -801,7 +872,10 @@ fn render_markdown(rep: &Report, args: &Args) -> String {
         a = names[0],
         b = names[1]
     ));
-    s.push_str(&format!("Command that produced this file:\n\n```\n{}\n```\n\n", rep.command));
+    s.push_str(&format!(
+        "Command that produced this file:\n\n```\n{}\n```\n\n",
+        rep.command
+    ));
     s.push_str(
         "How to run: `scripts/bench.sh` (builds `ferrokeeper` and `ferro-bench` in release, then runs `compare`; \
          any `compare` option can be appended, e.g. `--rss-counts 100000,1000000`); `scripts/bench.sh --smoke` is the \
@@ -823,6 +897,14 @@ fn render_markdown(rep: &Report, args: &Args) -> String {
     if let Some(f) = &rep.fsync {
         s.push_str(&format!(
             "| fdatasync rate (4 KiB write + fdatasync, preallocated file, same dir as the data) | **{:.0}/s** (p50 {}, p99 {}) |\n",
+            f.per_s,
+            fmt_us(f.p50_us),
+            fmt_us(f.p99_us)
+        ));
+    }
+    if let Some(f) = &rep.fsync_end {
+        s.push_str(&format!(
+            "| fdatasync rate, same probe after all phases | **{:.0}/s** (p50 {}, p99 {}) |\n",
             f.per_s,
             fmt_us(f.p50_us),
             fmt_us(f.p99_us)
@@ -858,7 +940,18 @@ fn render_markdown(rep: &Report, args: &Args) -> String {
     s.push_str(&phase_table(rep, "standalone", &names));
     // Group commit analysis on the set workload.
     s.push_str("\n### Writes vs. the disk's fsync budget\n\n");
-    if let Some(f) = &rep.fsync {
+    let probes: Vec<f64> = [&rep.fsync, &rep.fsync_end]
+        .iter()
+        .filter_map(|f| f.as_ref().map(|f| f.per_s))
+        .collect();
+    if !probes.is_empty() {
+        let f_per_s = probes.iter().sum::<f64>() / probes.len() as f64;
+        s.push_str(&format!(
+            "fsyncs/s below = mean of the {} fdatasync probe(s) = {f_per_s:.0}/s. \
+             A server that commits synchronously can do at most fsyncs/s × writes-per-group-commit; the group is \
+             estimated as write ops/s ÷ fsyncs/s, and is bounded by the writes outstanding.\n\n",
+            probes.len()
+        ));
         let depth = args.sessions * args.inflight;
         for side in 0..2 {
             let sets: Vec<&Row> = rep
@@ -870,15 +963,20 @@ fn render_markdown(rep: &Report, args: &Args) -> String {
                 continue;
             }
             let w = median(&sets.iter().map(|r| r.result.ops_per_s).collect::<Vec<_>>());
-            let fl = median(&sets.iter().filter_map(|r| r.flushes_per_s).collect::<Vec<_>>());
-            let group = w / f.per_s;
-            let ceiling = f.per_s * depth as f64;
+            let fl = median(
+                &sets
+                    .iter()
+                    .filter_map(|r| r.flushes_per_s)
+                    .collect::<Vec<_>>(),
+            );
+            let group = w / f_per_s;
+            let ceiling = f_per_s * depth as f64;
             s.push_str(&format!(
                 "- **{}** `set`: {:.0} writes/s with {} outstanding. At the probe's {:.0} fdatasync/s that implies ≥ {:.1} writes per group commit (write ops/s ÷ fsyncs/s). The ceiling if every fsync committed all {} outstanding writes would be {:.0}/s; it reaches **{:.1} %** of that. Device flushes observed during the runs (whole disk, includes other processes): {:.0}/s → {:.1} writes per flush.\n",
                 names[side],
                 w,
                 depth,
-                f.per_s,
+                f_per_s,
                 group,
                 depth,
                 ceiling,
@@ -888,7 +986,9 @@ fn render_markdown(rep: &Report, args: &Args) -> String {
             ));
         }
     }
-    s.push_str("\n## Throughput vs. sessions\n\n![throughput vs sessions](benchmarks-throughput.png)\n\n");
+    s.push_str(
+        "\n## Throughput vs. sessions\n\n![throughput vs sessions](benchmarks-throughput.png)\n\n",
+    );
     let sweep: Vec<&Row> = rep.rows.iter().filter(|r| r.phase == "sweep").collect();
     if !sweep.is_empty() {
         s.push_str(&format!(
@@ -898,7 +998,9 @@ fn render_markdown(rep: &Report, args: &Args) -> String {
         ));
         for r in sweep.iter().filter(|r| r.side == 0) {
             if let Some(b) = sweep.iter().find(|x| {
-                x.side == 1 && x.result.workload == r.result.workload && x.result.sessions == r.result.sessions
+                x.side == 1
+                    && x.result.workload == r.result.workload
+                    && x.result.sessions == r.result.sessions
             }) {
                 s.push_str(&format!(
                     "| {} | {} | {:.0} | {:.0} | {:.2} | {} | {} |\n",
@@ -922,7 +1024,11 @@ fn render_markdown(rep: &Report, args: &Args) -> String {
         for r in res {
             t.push_str(&format!(" {} |", r.side));
         }
-        t.push_str(if res.len() == 2 { " B/A |\n|---|---|---|---|\n" } else { "\n|---|---|\n" });
+        t.push_str(if res.len() == 2 {
+            " B/A |\n|---|---|---|---|\n"
+        } else {
+            "\n|---|---|\n"
+        });
         let mut line = |label: String, vals: Vec<f64>, f: &dyn Fn(f64) -> String| {
             t.push_str(&format!("| {label} |"));
             for v in &vals {
@@ -934,28 +1040,49 @@ fn render_markdown(rep: &Report, args: &Args) -> String {
             t.push('\n');
         };
         let mibf = |v: f64| mib(v as u64);
-        line("RSS, empty".into(), res.iter().map(|r| r.rss_empty as f64).collect(), &mibf);
+        line(
+            "RSS, empty".into(),
+            res.iter().map(|r| r.rss_empty as f64).collect(),
+            &mibf,
+        );
         for (i, (count, _)) in res[0].rss_at.iter().enumerate() {
             line(
-                format!("RSS with {} znodes of {} B", fmt_count(*count), args.payload),
-                res.iter().map(|r| r.rss_at.get(i).map(|x| x.1 as f64).unwrap_or(0.0)).collect(),
+                format!(
+                    "RSS with {} znodes of {} B",
+                    fmt_count(*count),
+                    args.payload
+                ),
+                res.iter()
+                    .map(|r| r.rss_at.get(i).map(|x| x.1 as f64).unwrap_or(0.0))
+                    .collect(),
                 &mibf,
             );
         }
         for (i, (count, _)) in res[0].populate_per_s.iter().enumerate() {
             line(
-                format!("pipelined create rate up to {} (4 sessions × 64 in flight)", fmt_count(*count)),
-                res.iter().map(|r| r.populate_per_s.get(i).map(|x| x.1).unwrap_or(0.0)).collect(),
+                format!(
+                    "pipelined create rate up to {} (4 sessions × 64 in flight)",
+                    fmt_count(*count)
+                ),
+                res.iter()
+                    .map(|r| r.populate_per_s.get(i).map(|x| x.1).unwrap_or(0.0))
+                    .collect(),
                 &|v| format!("{v:.0}/s"),
             );
         }
         line(
-            format!("server CPU s per 10k setData (ran {} writes)", args.cpu_writes),
+            format!(
+                "server CPU s per 10k setData (ran {} writes)",
+                args.cpu_writes
+            ),
             res.iter().map(|r| r.cpu_s_per_10k_writes).collect(),
             &|v| format!("{v:.2} s"),
         );
         line(
-            format!("server CPU s per 100k getData (ran {} reads)", args.cpu_reads),
+            format!(
+                "server CPU s per 100k getData (ran {} reads)",
+                args.cpu_reads
+            ),
             res.iter().map(|r| r.cpu_s_per_100k_reads).collect(),
             &|v| format!("{v:.2} s"),
         );
@@ -965,23 +1092,39 @@ fn render_markdown(rep: &Report, args: &Args) -> String {
             &|v| format!("{v:.2} s"),
         );
         line(
-            format!("restart → first served getData, {} znodes", fmt_count(res[0].restart_znodes)),
+            format!(
+                "restart → first served getData, {} znodes",
+                fmt_count(res[0].restart_znodes)
+            ),
             res.iter().map(|r| r.restart_s).collect(),
             &|v| format!("{v:.2} s"),
         );
-        line("RSS after restart".into(), res.iter().map(|r| r.rss_after_restart as f64).collect(), &mibf);
         line(
-            "newest snapshot file".into(),
-            res.iter().map(|r| r.snapshot.as_ref().map(|s| s.0 as f64).unwrap_or(0.0)).collect(),
+            "RSS after restart".into(),
+            res.iter().map(|r| r.rss_after_restart as f64).collect(),
             &mibf,
         );
-        line("data dir total (snapshots + txn logs)".into(), res.iter().map(|r| r.data_dir_bytes as f64).collect(), &mibf);
+        line(
+            "newest snapshot file".into(),
+            res.iter()
+                .map(|r| r.snapshot.as_ref().map(|s| s.0 as f64).unwrap_or(0.0))
+                .collect(),
+            &mibf,
+        );
+        line(
+            "data dir total (snapshots + txn logs)".into(),
+            res.iter().map(|r| r.data_dir_bytes as f64).collect(),
+            &mibf,
+        );
         s.push_str(&t);
         for r in res {
             if let Some((_, n)) = &r.snapshot {
                 s.push_str(&format!("\n- {} newest snapshot: `{n}`", r.side));
             } else {
-                s.push_str(&format!("\n- {}: no file named `snapshot*` found in its data dir", r.side));
+                s.push_str(&format!(
+                    "\n- {}: no file named `snapshot*` found in its data dir",
+                    r.side
+                ));
             }
         }
         s.push_str("\n\nRSS is VmRSS from /proc/PID/status one second after populating; CPU is utime+stime from /proc/PID/stat across the run (all threads, incl. JIT/GC for Java). The JVM's RSS depends on `-Xmx` and GC timing, not only on live data.\n");
@@ -1020,13 +1163,23 @@ fn render_markdown(rep: &Report, args: &Args) -> String {
 
 fn render_chart(rep: &Report, path: &Path) -> anyhow::Result<()> {
     let colors = [
-        [plotters::style::RGBColor(31, 119, 180), plotters::style::RGBColor(130, 180, 220)],
-        [plotters::style::RGBColor(214, 39, 40), plotters::style::RGBColor(240, 150, 120)],
+        [
+            plotters::style::RGBColor(31, 119, 180),
+            plotters::style::RGBColor(130, 180, 220),
+        ],
+        [
+            plotters::style::RGBColor(214, 39, 40),
+            plotters::style::RGBColor(240, 150, 120),
+        ],
     ];
     let mut series = Vec::new();
     for side in 0..2 {
         let mut wls: Vec<String> = Vec::new();
-        for r in rep.rows.iter().filter(|r| r.phase == "sweep" && r.side == side) {
+        for r in rep
+            .rows
+            .iter()
+            .filter(|r| r.phase == "sweep" && r.side == side)
+        {
             if !wls.contains(&r.result.workload) {
                 wls.push(r.result.workload.clone());
             }
@@ -1046,7 +1199,17 @@ fn render_chart(rep: &Report, path: &Path) -> anyhow::Result<()> {
             });
         }
     }
-    chart::render(path, "Throughput vs sessions (standalone, loopback)", &series)
+    let infl = rep
+        .rows
+        .iter()
+        .find(|r| r.phase == "sweep")
+        .map(|r| r.result.inflight)
+        .unwrap_or(0);
+    chart::render(
+        path,
+        &format!("Throughput vs sessions ({infl} in flight each; standalone, loopback)"),
+        &series,
+    )
 }
 
 fn main() {
@@ -1074,8 +1237,16 @@ fn real_main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let sides = [
-        Side { name: args.a_name.clone(), cmd: args.a_cmd.clone(), xmx: args.xmx.clone() },
-        Side { name: args.b_name.clone(), cmd: args.b_cmd.clone(), xmx: args.xmx.clone() },
+        Side {
+            name: args.a_name.clone(),
+            cmd: args.a_cmd.clone(),
+            xmx: args.xmx.clone(),
+        },
+        Side {
+            name: args.b_name.clone(),
+            cmd: args.b_cmd.clone(),
+            xmx: args.xmx.clone(),
+        },
     ];
     let report = Report {
         command: std::env::args()
@@ -1093,8 +1264,15 @@ fn real_main() -> anyhow::Result<()> {
                     .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
                     .unwrap_or_default()
             };
-            let dirty = if rev(&["status", "--porcelain", "--untracked-files=no"]).is_empty() { "" } else { " (+ uncommitted changes)" };
-            f.push(("repo commit".into(), format!("{}{dirty}", rev(&["rev-parse", "--short", "HEAD"]))));
+            let dirty = if rev(&["status", "--porcelain", "--untracked-files=no"]).is_empty() {
+                ""
+            } else {
+                " (+ uncommitted changes)"
+            };
+            f.push((
+                "repo commit".into(),
+                format!("{}{dirty}", rev(&["rev-parse", "--short", "HEAD"])),
+            ));
             f
         },
         started: String::from_utf8_lossy(
@@ -1108,7 +1286,13 @@ fn real_main() -> anyhow::Result<()> {
         .to_string(),
         ..Default::default()
     };
-    let mut ctx = Ctx { args: args.clone(), rt, work: work.clone(), sides, report };
+    let mut ctx = Ctx {
+        args: args.clone(),
+        rt,
+        work: work.clone(),
+        sides,
+        report,
+    };
     eprintln!("workdir {}", work.display());
     let probe = Duration::from_secs_f64(if args.smoke { 0.5 } else { 2.0 });
     ctx.report.fsync = sysfacts::fdatasync_rate(&work, probe).ok();
@@ -1125,7 +1309,10 @@ fn real_main() -> anyhow::Result<()> {
             match ctx.resources(side) {
                 Ok(r) => ctx.report.resources.push(r),
                 Err(e) => {
-                    ctx.problem(format!("resources phase for {} aborted: {e:#}", ctx.sides[side].name));
+                    ctx.problem(format!(
+                        "resources phase for {} aborted: {e:#}",
+                        ctx.sides[side].name
+                    ));
                     fatal.get_or_insert(e);
                 }
             }
@@ -1137,6 +1324,7 @@ fn real_main() -> anyhow::Result<()> {
             fatal.get_or_insert(e);
         }
     }
+    ctx.report.fsync_end = sysfacts::fdatasync_rate(&work, probe).ok();
     ctx.report.wall_s = started.elapsed().as_secs_f64();
     let out = args.out.clone().unwrap_or_else(|| {
         if args.smoke {
@@ -1145,7 +1333,10 @@ fn real_main() -> anyhow::Result<()> {
             PathBuf::from("docs/benchmarks.md")
         }
     });
-    let chart_path = args.chart.clone().unwrap_or_else(|| out.with_file_name("benchmarks-throughput.png"));
+    let chart_path = args
+        .chart
+        .clone()
+        .unwrap_or_else(|| out.with_file_name("benchmarks-throughput.png"));
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }

@@ -21,7 +21,8 @@ struct Args {
     /// Requests in flight per session (pipelined on one connection).
     #[arg(long, default_value_t = 4)]
     inflight: usize,
-    /// Payload bytes for create/set/multi and pre-populated znodes.
+    /// Payload bytes for create/set/multi and pre-populated znodes. Reads check that answers
+    /// have this length, so keep it equal to the payload the tree was populated with.
     #[arg(long, default_value_t = 100)]
     payload: usize,
     /// Pre-populated znodes under ROOT/data (created if missing).

@@ -82,6 +82,26 @@ pub enum Verb {
         /// Config file.
         cfg: Option<String>,
     },
+    /// Print a snapshot file (like zkSnapShotToolkit): header, sessions, nodes.
+    SnapshotDump {
+        /// The `snapshot.<zxid>` file (optionally `.gz` / `.snappy`).
+        file: PathBuf,
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a txn log file (like zkTxnLogToolkit): one line per txn.
+    TxnlogDump {
+        /// The `log.<zxid>` file.
+        file: PathBuf,
+    },
+    /// Check every snapshot and log of a data dir (seals, checksums) and report the zxid range.
+    Verify {
+        /// `dataDir` (its `version-2` holds the snapshots).
+        data_dir: PathBuf,
+        /// `dataLogDir` when the logs live elsewhere.
+        data_log_dir: Option<PathBuf>,
+    },
     /// Anything else: usage on stderr, exit 0 (script behaviour).
     #[command(external_subcommand)]
     Other(Vec<OsString>),
@@ -97,7 +117,10 @@ impl Verb {
             | Verb::Status { cfg }
             | Verb::Version { cfg }
             | Verb::PrintCmd { cfg } => cfg.clone(),
-            Verb::Other(_) => None,
+            Verb::Other(_)
+            | Verb::SnapshotDump { .. }
+            | Verb::TxnlogDump { .. }
+            | Verb::Verify { .. } => None,
         }
     }
 }
@@ -120,9 +143,31 @@ pub fn run(cli: Cli, ctx: &mut Context<'_>) -> i32 {
         let _ = writeln!(ctx.err, "Usage: ferrokeeper {USAGE}");
         return 0;
     };
-    if let Verb::Other(_) = verb {
-        let _ = writeln!(ctx.err, "Usage: ferrokeeper {USAGE}");
-        return 0;
+    match &verb {
+        Verb::Other(_) => {
+            let _ = writeln!(ctx.err, "Usage: ferrokeeper {USAGE}");
+            return 0;
+        }
+        Verb::SnapshotDump { file, json } => {
+            let _ = write!(ctx.out, "{}", storage::dump::snapshot_dump(file, *json));
+            return match storage::snapshot::verify_snapshot(file) {
+                Ok(_) => 0,
+                Err(_) => 1,
+            };
+        }
+        Verb::TxnlogDump { file } => {
+            let _ = write!(ctx.out, "{}", storage::dump::txnlog_dump(file));
+            return 0;
+        }
+        Verb::Verify {
+            data_dir,
+            data_log_dir,
+        } => {
+            let report = storage::dump::verify(data_dir, data_log_dir.as_deref());
+            let _ = write!(ctx.out, "{}", report.render());
+            return if report.is_clean() { 0 } else { 1 };
+        }
+        _ => {}
     }
     let req = LocateRequest {
         config_dir: cli.config.clone(),
@@ -204,7 +249,10 @@ pub fn run(cli: Cli, ctx: &mut Context<'_>) -> i32 {
             let _ = writeln!(ctx.out, "{}", daemon_command_line(&cli.config, &located));
             0
         }
-        Verb::Other(_) => 0,
+        Verb::Other(_)
+        | Verb::SnapshotDump { .. }
+        | Verb::TxnlogDump { .. }
+        | Verb::Verify { .. } => 0,
     }
 }
 

@@ -43,7 +43,10 @@ pub fn server_settings(cfg: &LoadedConfig) -> Result<ServerSettings, RunError> {
     out.max_client_cnxns = z.max_client_cnxns.max(0) as usize;
     out.max_cnxns = s.max_cnxns.max(0) as usize;
     out.max_buffer = s.jute_max_buffer.max(1024) as usize;
-    out.acl = AclPolicy { skip_acl: s.skip_acl, super_digest: s.super_digest.clone() };
+    out.acl = AclPolicy {
+        skip_acl: s.skip_acl,
+        super_digest: s.super_digest.clone(),
+    };
     out.extended_types_enabled = s.extended_types_enabled;
     out.reconfig_enabled = z.reconfig_enabled;
     out.close_session_txn_enabled = s.close_session_txn_enabled;
@@ -56,7 +59,11 @@ pub fn server_settings(cfg: &LoadedConfig) -> Result<ServerSettings, RunError> {
     out.snap_count = s.snap_count.max(2) as u64;
     out.pre_alloc_size_kb = s.pre_alloc_size_kb.max(0) as u64;
     out.client_port_listen_backlog = z.client_port_listen_backlog;
-    out.secure_client_port = z.secure_client_port_address.as_ref().map(|h| h.port as i32).unwrap_or(-1);
+    out.secure_client_port = z
+        .secure_client_port_address
+        .as_ref()
+        .map(|h| h.port as i32)
+        .unwrap_or(-1);
     if let Some(v) = z.system_properties.get("znode.container.checkIntervalMs") {
         if let Ok(ms) = v.value.trim().parse::<u64>() {
             out.container_check_interval_ms = ms;
@@ -67,7 +74,35 @@ pub fn server_settings(cfg: &LoadedConfig) -> Result<ServerSettings, RunError> {
             out.container_max_per_minute = n;
         }
     }
+    operations_settings(cfg, &mut out)?;
     Ok(out)
+}
+
+/// The Java class name that turns on the Prometheus `/metrics` endpoint.
+pub const PROMETHEUS_PROVIDER: &str = "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider";
+
+/// AdminServer and Prometheus listeners (`admin.*`, `metricsProvider.*`).
+fn operations_settings(cfg: &LoadedConfig, out: &mut ServerSettings) -> Result<(), RunError> {
+    let z = &cfg.zoo_cfg;
+    let a = &z.settings.admin;
+    if a.enable_server {
+        let port = u16::try_from(a.server_port)
+            .map_err(|_| RunError::Unsupported(format!("admin.serverPort {} out of range", a.server_port)))?;
+        out.admin = Some(server::admin::AdminHttp {
+            addr: resolve(Some(a.server_address.as_str()), port)?,
+            command_url: a.command_url.clone(),
+        });
+    }
+    if z.metrics_provider_class_name == PROMETHEUS_PROVIDER {
+        let get = |k: &str| z.metrics_provider_config.get(k).map(|v| v.trim().to_string());
+        let host = get("httpHost").unwrap_or_else(|| "0.0.0.0".into());
+        let port = get("httpPort").unwrap_or_else(|| "7000".into());
+        let port: u16 = port
+            .parse()
+            .map_err(|_| RunError::Unsupported(format!("metricsProvider.httpPort {port} is not a port")))?;
+        out.metrics_addr = Some(resolve(Some(host.as_str()), port)?);
+    }
+    Ok(())
 }
 
 fn resolve(host: Option<&str>, port: u16) -> Result<SocketAddr, RunError> {
@@ -77,10 +112,9 @@ fn resolve(host: Option<&str>, port: u16) -> Result<SocketAddr, RunError> {
             if let Ok(ip) = h.parse::<IpAddr>() {
                 return Ok(SocketAddr::new(ip, port));
             }
-            (h, port)
-                .to_socket_addrs()?
-                .next()
-                .ok_or_else(|| RunError::Unsupported(format!("cannot resolve clientPortAddress {h}")))
+            (h, port).to_socket_addrs()?.next().ok_or_else(|| {
+                RunError::Unsupported(format!("cannot resolve clientPortAddress {h}"))
+            })
         }
     }
 }
@@ -124,7 +158,12 @@ pub fn run_server(cfg: LoadedConfig) -> Result<(), RunError> {
     let started = std::time::Instant::now();
     let recovered = persistence::recover(&storage)?;
     // Like Java's standalone start: snapshot the loaded state right away.
-    let snap = persistence::write_snapshot(&recovered.dirs, &recovered.tree, &recovered.sessions, storage.compression)?;
+    let snap = persistence::write_snapshot(
+        &recovered.dirs,
+        &recovered.tree,
+        &recovered.sessions,
+        storage.compression,
+    )?;
     info!(file = %snap.display(), ms = started.elapsed().as_millis() as u64, fresh = recovered.fresh, "database ready");
     let (snap_tx, snap_rx) = std::sync::mpsc::channel();
     let log = persistence::FileTxnLog::new(&recovered.dirs, &storage, snap_tx);
@@ -136,13 +175,19 @@ pub fn run_server(cfg: LoadedConfig) -> Result<(), RunError> {
     rt.block_on(async move {
         let mut tree = recovered.tree;
         tree.set_extended_types(settings.extended_types_enabled);
-        let state = server::StartState { tree, sessions: recovered.sessions, log: Box::new(log) };
+        let state = server::StartState {
+            tree,
+            sessions: recovered.sessions,
+            log: Box::new(log),
+        };
         let handle = server::start(settings, state).await?;
         let shared = Arc::clone(&handle.shared);
         let dirs = recovered.dirs.clone();
         std::thread::Builder::new()
             .name("snapshot".into())
-            .spawn(move || persistence::snapshot_loop(shared, dirs, storage.compression, snap_rx))?;
+            .spawn(move || {
+                persistence::snapshot_loop(shared, dirs, storage.compression, snap_rx)
+            })?;
         wait_for_signal().await;
         info!("shutting down");
         handle.shutdown();

@@ -21,7 +21,11 @@ pub struct AclPolicy {
 pub fn digest_id(user_password: &str) -> String {
     let user = user_password.split(':').next().unwrap_or("");
     let hash = Sha1::digest(user_password.as_bytes());
-    format!("{}:{}", user, base64::engine::general_purpose::STANDARD.encode(hash))
+    format!(
+        "{}:{}",
+        user,
+        base64::engine::general_purpose::STANDARD.encode(hash)
+    )
 }
 
 /// Result of an `auth` packet: the ids to add to the connection, or AUTHFAILED.
@@ -75,15 +79,27 @@ fn parse_ip_acl(id: &str) -> Option<(IpAddr, u32)> {
 }
 
 fn ip_matches(client: &str, acl_id: &str) -> bool {
-    let Some((net, bits)) = parse_ip_acl(acl_id) else { return false };
-    let Ok(client) = client.parse::<IpAddr>() else { return false };
+    let Some((net, bits)) = parse_ip_acl(acl_id) else {
+        return false;
+    };
+    let Ok(client) = client.parse::<IpAddr>() else {
+        return false;
+    };
     match (net, client) {
         (IpAddr::V4(n), IpAddr::V4(c)) => {
-            let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
+            let mask = if bits == 0 {
+                0
+            } else {
+                u32::MAX << (32 - bits)
+            };
             (u32::from(n) & mask) == (u32::from(c) & mask)
         }
         (IpAddr::V6(n), IpAddr::V6(c)) => {
-            let mask = if bits == 0 { 0 } else { u128::MAX << (128 - bits) };
+            let mask = if bits == 0 {
+                0
+            } else {
+                u128::MAX << (128 - bits)
+            };
             (u128::from(n) & mask) == (u128::from(c) & mask)
         }
         _ => false,
@@ -144,7 +160,10 @@ pub fn fixup_acl(ids: &[Id], acl: &[Acl]) -> Result<Vec<Acl>, i32> {
             for cid in ids {
                 if is_authenticated_scheme(&cid.scheme) && cid.scheme != "super" {
                     any = true;
-                    out.push(Acl { perms: a.perms, id: cid.clone() });
+                    out.push(Acl {
+                        perms: a.perms,
+                        id: cid.clone(),
+                    });
                 } else if cid.scheme == "super" {
                     // Java has no provider registered under "super": it is skipped with an error log.
                 }
@@ -178,14 +197,19 @@ pub fn mask_digests(acl: &[Acl]) -> Vec<Acl> {
 
 /// Java's `String.hashCode` (over UTF-16 code units).
 pub fn java_string_hash(s: &str) -> i32 {
-    s.encode_utf16().fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(c as i32))
+    s.encode_utf16()
+        .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(c as i32))
 }
 
 /// The bin of an `Id` in a fresh `ConcurrentHashMap` (16 bins): Java keeps a connection's ids in
 /// such a set, so whoAmI and the `auth` ACL expansion list them in this order.
 fn id_bin(id: &Id) -> u32 {
     let h = 37i32
-        .wrapping_mul(37i32.wrapping_mul(17).wrapping_add(java_string_hash(&id.scheme)))
+        .wrapping_mul(
+            37i32
+                .wrapping_mul(17)
+                .wrapping_add(java_string_hash(&id.scheme)),
+        )
         .wrapping_add(java_string_hash(&id.id));
     let spread = ((h ^ ((h as u32) >> 16) as i32) & 0x7fff_ffff) as u32;
     spread & 15
@@ -215,7 +239,10 @@ mod tests {
     #[test]
     fn digest_matches_java() {
         // zkCli: addauth digest super:test ⇒ super:D/InIHSb7yEEbrWz8b9l71RjZJU=
-        assert_eq!(digest_id("super:test"), "super:D/InIHSb7yEEbrWz8b9l71RjZJU=");
+        assert_eq!(
+            digest_id("super:test"),
+            "super:D/InIHSb7yEEbrWz8b9l71RjZJU="
+        );
     }
 
     #[test]
@@ -230,7 +257,10 @@ mod tests {
     #[test]
     fn auth_expansion_needs_authenticated_id() {
         let ip_only = vec![Id::new("ip", "127.0.0.1")];
-        assert_eq!(fixup_acl(&ip_only, &[Acl::new(31, "auth", "")]), Err(err::INVALID_ACL));
+        assert_eq!(
+            fixup_acl(&ip_only, &[Acl::new(31, "auth", "")]),
+            Err(err::INVALID_ACL)
+        );
         let with_digest = vec![Id::new("ip", "127.0.0.1"), Id::new("digest", "u:h")];
         assert_eq!(
             fixup_acl(&with_digest, &[Acl::new(31, "auth", "")]).unwrap(),
@@ -242,9 +272,21 @@ mod tests {
     fn check_acl_rules() {
         let p = AclPolicy::default();
         let acl = vec![Acl::new(perms::READ, "digest", "u:h")];
-        assert_eq!(check_acl(&p, &acl, perms::READ, &[Id::new("ip", "1.1.1.1")]), Err(err::NO_AUTH));
-        assert_eq!(check_acl(&p, &acl, perms::READ, &[Id::new("digest", "u:h")]), Ok(()));
-        assert_eq!(check_acl(&p, &acl, perms::WRITE, &[Id::new("digest", "u:h")]), Err(err::NO_AUTH));
-        assert_eq!(check_acl(&p, &acl, perms::WRITE, &[Id::new("super", "")]), Ok(()));
+        assert_eq!(
+            check_acl(&p, &acl, perms::READ, &[Id::new("ip", "1.1.1.1")]),
+            Err(err::NO_AUTH)
+        );
+        assert_eq!(
+            check_acl(&p, &acl, perms::READ, &[Id::new("digest", "u:h")]),
+            Ok(())
+        );
+        assert_eq!(
+            check_acl(&p, &acl, perms::WRITE, &[Id::new("digest", "u:h")]),
+            Err(err::NO_AUTH)
+        );
+        assert_eq!(
+            check_acl(&p, &acl, perms::WRITE, &[Id::new("super", "")]),
+            Ok(())
+        );
     }
 }

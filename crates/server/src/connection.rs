@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{Buf, Bytes, BytesMut};
-use jute::consts::{err, op, xid as special_xid};
+use jute::consts::{err, op};
 use jute::data::Id;
 use jute::proto::{ConnectRequest, ConnectResponse, Request, RequestHeader};
 use jute::{Jute, Reader};
@@ -36,7 +36,10 @@ enum ConnError {
     #[error("frame length {0} out of range (max {1})")]
     BadLength(i64, usize),
     #[error("malformed {what}: {source}")]
-    Decode { what: &'static str, source: jute::DecodeError },
+    Decode {
+        what: &'static str,
+        source: jute::DecodeError,
+    },
     #[error("{0}")]
     Refused(String),
 }
@@ -110,6 +113,8 @@ async fn handle(shared: Arc<Shared>, stream: TcpStream, remote: SocketAddr) {
         last_cxid: AtomicI64::new(-1),
         last_zxid: AtomicI64::new(-1),
         established_ms: AtomicI64::new(wall_ms()),
+        stats: Default::default(),
+        server_stats: shared.stats.clone(),
     });
     let closed = Arc::new(Notify::new());
     shared.conns.lock().insert(id, conn.clone());
@@ -120,7 +125,9 @@ async fn handle(shared: Arc<Shared>, stream: TcpStream, remote: SocketAddr) {
     };
     match &result {
         Ok(()) => debug!(%remote, "connection closed"),
-        Err(e) => info!(%remote, session = format!("0x{:x}", conn.session_id.load(Ordering::Relaxed)), error = %e, "closing connection"),
+        Err(e) => {
+            info!(%remote, session = format!("0x{:x}", conn.session_id.load(Ordering::Relaxed)), error = %e, "closing connection")
+        }
     }
     // Cleanup: the session itself lives on until it expires or is closed.
     shared.conns.lock().remove(&id);
@@ -174,7 +181,11 @@ async fn read_frame(
     Ok(Some(buf.split_to(len as usize).freeze()))
 }
 
-async fn write_loop(mut wr: OwnedWriteHalf, mut rx: UnboundedReceiver<Outbound>, closed: Arc<Notify>) {
+async fn write_loop(
+    mut wr: OwnedWriteHalf,
+    mut rx: UnboundedReceiver<Outbound>,
+    closed: Arc<Notify>,
+) {
     let mut out = BytesMut::with_capacity(16 * 1024);
     'outer: while let Some(first) = rx.recv().await {
         let mut close = false;
@@ -220,22 +231,39 @@ async fn session_loop(
     buf: &mut BytesMut,
 ) -> Result<(), ConnError> {
     let max = shared.settings.max_buffer;
-    let Some(first) = read_frame(rd, buf, max).await? else { return Ok(()) };
+    let Some(first) = read_frame(rd, buf, max).await? else {
+        return Ok(());
+    };
+    shared.stats.received();
+    shared
+        .stats
+        .connection_requests
+        .fetch_add(1, Ordering::Relaxed);
+    conn.packets_received.fetch_add(1, Ordering::Relaxed);
     if !shared.serving.load(Ordering::Acquire) {
         return Err(ConnError::Refused("not serving requests".into()));
     }
     let mut r = Reader::with_limit(first, max * 2);
-    let req = ConnectRequest::read(&mut r).map_err(|e| ConnError::Decode { what: "ConnectRequest", source: e })?;
+    let req = ConnectRequest::read(&mut r).map_err(|e| ConnError::Decode {
+        what: "ConnectRequest",
+        source: e,
+    })?;
     handshake(shared, conn, &req)?;
     loop {
-        let Some(payload) = read_frame(rd, buf, max).await? else { return Ok(()) };
+        let Some(payload) = read_frame(rd, buf, max).await? else {
+            return Ok(());
+        };
         if !handle_request(shared, conn, payload)? {
             return Ok(());
         }
     }
 }
 
-fn handshake(shared: &Arc<Shared>, conn: &Arc<ConnHandle>, req: &ConnectRequest) -> Result<(), ConnError> {
+fn handshake(
+    shared: &Arc<Shared>,
+    conn: &Arc<ConnHandle>,
+    req: &ConnectRequest,
+) -> Result<(), ConnError> {
     let last = shared.last_zxid();
     if req.last_zxid_seen > last {
         return Err(ConnError::Refused(format!(
@@ -244,8 +272,11 @@ fn handshake(shared: &Arc<Shared>, conn: &Arc<ConnHandle>, req: &ConnectRequest)
         )));
     }
     let s = &shared.settings;
-    let timeout = req.time_out.clamp(s.min_session_timeout_ms, s.max_session_timeout_ms);
-    conn.session_timeout_ms.store(timeout as i64, Ordering::Relaxed);
+    let timeout = req
+        .time_out
+        .clamp(s.min_session_timeout_ms, s.max_session_timeout_ms);
+    conn.session_timeout_ms
+        .store(timeout as i64, Ordering::Relaxed);
     let now = shared.now_ms();
     if req.session_id == 0 {
         let id = {
@@ -265,12 +296,21 @@ fn handshake(shared: &Arc<Shared>, conn: &Arc<ConnHandle>, req: &ConnectRequest)
         return Ok(());
     }
     let id = req.session_id;
-    let valid = req.passwd.as_ref() == session_password(id) && shared.sessions.lock().touch(id, Some(timeout), now);
+    let valid = req.passwd.as_ref() == session_password(id)
+        && shared.sessions.lock().touch(id, Some(timeout), now);
     if !valid {
-        let rsp = ConnectResponse { protocol_version: 0, time_out: 0, session_id: 0, passwd: Bytes::from_static(&[0u8; 16]) };
+        let rsp = ConnectResponse {
+            protocol_version: 0,
+            time_out: 0,
+            session_id: 0,
+            passwd: Bytes::from_static(&[0u8; 16]),
+        };
         conn.send(frame::raw(&rsp, req.read_only.map(|_| false)));
         conn.close();
-        info!(session = format!("0x{id:x}"), "refused reconnect: session expired or wrong password");
+        info!(
+            session = format!("0x{id:x}"),
+            "refused reconnect: session expired or wrong password"
+        );
         return Ok(());
     }
     // Any other connection of this session is closed (the client moved here).
@@ -289,7 +329,11 @@ fn handshake(shared: &Arc<Shared>, conn: &Arc<ConnHandle>, req: &ConnectRequest)
         passwd: Bytes::copy_from_slice(&session_password(id)),
     };
     conn.send(frame::raw(&rsp, req.read_only.map(|_| false)));
-    info!(session = format!("0x{id:x}"), timeout_ms = timeout, "session reconnected");
+    info!(
+        session = format!("0x{id:x}"),
+        timeout_ms = timeout,
+        "session reconnected"
+    );
     Ok(())
 }
 
@@ -311,19 +355,32 @@ fn is_write(op_type: i32) -> bool {
 }
 
 /// Routes one request. Returns false when the connection must end.
-fn handle_request(shared: &Arc<Shared>, conn: &Arc<ConnHandle>, payload: Bytes) -> Result<bool, ConnError> {
+fn handle_request(
+    shared: &Arc<Shared>,
+    conn: &Arc<ConnHandle>,
+    payload: Bytes,
+) -> Result<bool, ConnError> {
     let received = Instant::now();
     let max = shared.settings.max_buffer;
     let mut r = Reader::with_limit(payload, max * 2);
-    let h = RequestHeader::read(&mut r).map_err(|e| ConnError::Decode { what: "RequestHeader", source: e })?;
+    let h = RequestHeader::read(&mut r).map_err(|e| ConnError::Decode {
+        what: "RequestHeader",
+        source: e,
+    })?;
     shared.stats.received();
     conn.packets_received.fetch_add(1, Ordering::Relaxed);
     let session_id = conn.session_id.load(Ordering::Acquire);
-    let alive = shared.sessions.lock().touch(session_id, None, shared.now_ms());
+    let alive = shared
+        .sessions
+        .lock()
+        .touch(session_id, None, shared.now_ms());
     let zxid_now = || shared.last_zxid();
     match h.op_type {
         op::AUTH => {
-            let pkt = jute::proto::AuthPacket::read(&mut r).map_err(|e| ConnError::Decode { what: "AuthPacket", source: e })?;
+            let pkt = jute::proto::AuthPacket::read(&mut r).map_err(|e| ConnError::Decode {
+                what: "AuthPacket",
+                source: e,
+            })?;
             match authenticate(&shared.settings.acl, &pkt.scheme, &pkt.auth) {
                 Ok(ids) => {
                     let mut a = conn.auth.lock();
@@ -332,6 +389,7 @@ fn handle_request(shared: &Arc<Shared>, conn: &Arc<ConnHandle>, payload: Bytes) 
                     return Ok(true);
                 }
                 Err(code) => {
+                    shared.stats.auth_failed.fetch_add(1, Ordering::Relaxed);
                     warn!(scheme = %pkt.scheme, "authentication failed");
                     conn.send(frame::header_only(h.xid, 0, code));
                     conn.close();
@@ -367,22 +425,45 @@ fn handle_request(shared: &Arc<Shared>, conn: &Arc<ConnHandle>, payload: Bytes) 
         Err(e) => {
             // Java decodes bodies late and answers MARSHALLINGERROR, keeping the connection.
             warn!(op = h.op_type, error = %e, "malformed request body");
-            let origin = Origin { conn: conn.clone(), xid: h.xid, op: h.op_type, received };
+            let origin = Origin {
+                conn: conn.clone(),
+                xid: h.xid,
+                op: h.op_type,
+                received,
+            };
             if conn.pending.load(Ordering::Acquire) > 0 {
                 conn.pending.fetch_add(1, Ordering::AcqRel);
-                let _ = shared.submit.send(Submit::Barrier { origin, request: None });
+                let _ = shared.submit.send(Submit::Barrier {
+                    origin,
+                    request: None,
+                });
             } else {
-                conn.send(frame::header_only(h.xid, zxid_now(), err::MARSHALLING_ERROR));
+                conn.send(frame::header_only(
+                    h.xid,
+                    zxid_now(),
+                    err::MARSHALLING_ERROR,
+                ));
             }
             return Ok(true);
         }
     };
     conn.last_cxid.store(h.xid as i64, Ordering::Relaxed);
-    let origin = Origin { conn: conn.clone(), xid: h.xid, op: h.op_type, received };
+    let origin = Origin {
+        conn: conn.clone(),
+        xid: h.xid,
+        op: h.op_type,
+        received,
+    };
     if is_write(h.op_type) {
         conn.pending.fetch_add(1, Ordering::AcqRel);
         let auth = conn.auth_ids();
-        let _ = shared.submit.send(Submit::Write { origin: Some(origin), session_id, cxid: h.xid, auth, request });
+        let _ = shared.submit.send(Submit::Write {
+            origin: Some(origin),
+            session_id,
+            cxid: h.xid,
+            auth,
+            request,
+        });
         return Ok(true);
     }
     if !alive && h.op_type != op::PING {
@@ -391,7 +472,10 @@ fn handle_request(shared: &Arc<Shared>, conn: &Arc<ConnHandle>, payload: Bytes) 
     }
     if conn.pending.load(Ordering::Acquire) > 0 {
         conn.pending.fetch_add(1, Ordering::AcqRel);
-        let _ = shared.submit.send(Submit::Barrier { origin, request: Some(request) });
+        let _ = shared.submit.send(Submit::Barrier {
+            origin,
+            request: Some(request),
+        });
         return Ok(true);
     }
     let ctx = ReadCtx::of(conn);
@@ -400,11 +484,18 @@ fn handle_request(shared: &Arc<Shared>, conn: &Arc<ConnHandle>, payload: Bytes) 
         let mut watches = shared.watches.lock();
         let reply = reads::execute(shared, &tree, &mut watches, &ctx, h.xid, &request);
         conn.send(reply.frame.clone());
+        // Java's FinalRequestProcessor.updateStats: every answered request, pings included.
+        let ms = received.elapsed().as_millis() as i64;
+        shared.stats.request_done(h.op_type, ms);
+        conn.stats.response(
+            h.xid as i64,
+            tree.last_processed_zxid(),
+            h.op_type,
+            ms,
+            shared.now_ms() as i64,
+        );
         reply
     };
-    if h.op_type != op::PING || h.xid != special_xid::PING {
-        shared.stats.latency(received.elapsed().as_millis() as i64);
-    }
     if reply.close {
         conn.close();
         return Ok(false);

@@ -24,7 +24,11 @@ pub fn header_only(xid: i32, zxid: i64, err: i32) -> Bytes {
 
 /// A watch notification (xid -1).
 pub fn notification(zxid: i64, event_type: i32, path: &str) -> Bytes {
-    let ev = WatcherEvent { event_type, state: state::SYNC_CONNECTED, path: path.to_string() };
+    let ev = WatcherEvent {
+        event_type,
+        state: state::SYNC_CONNECTED,
+        path: path.to_string(),
+    };
     reply(xid::NOTIFICATION, zxid, 0, Some(&ev))
 }
 

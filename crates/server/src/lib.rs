@@ -6,11 +6,13 @@
 //! ([`reads`]); writes go to [`pipeline`]: [`prep`] (validation → txn, zxid) → txn log (group
 //! commit) → apply to [`data_tree`] → watches ([`watch_manager`]) and the reply.
 
+pub mod admin;
 pub mod auth;
 pub mod connection;
 pub mod data_tree;
 pub mod four_letter;
 pub mod frame;
+pub mod metrics;
 pub mod path_utils;
 pub mod persistence;
 pub mod pipeline;
@@ -30,4 +32,8 @@ pub use settings::ServerSettings;
 pub const ZK_COMPAT_VERSION: &str = "3.9.3";
 
 /// The version line of `srvr`/`stat`/`mntr`, in Java's `<version>-<id>, built on <date>` shape.
-pub const VERSION_LINE: &str = concat!("3.9.3-ferrokeeper-", env!("CARGO_PKG_VERSION"), ", built on 1970-01-01 00:00 UTC");
+pub const VERSION_LINE: &str = concat!(
+    "3.9.3-ferrokeeper-",
+    env!("CARGO_PKG_VERSION"),
+    ", built on 1970-01-01 00:00 UTC"
+);

@@ -62,7 +62,10 @@ pub fn tree_key(path: &str) -> &str {
 
 /// Nodes that can never be deleted (`DataTree.isSpecialPath`).
 pub fn is_special(path: &str) -> bool {
-    matches!(path, "/" | "/zookeeper" | "/zookeeper/quota" | "/zookeeper/config")
+    matches!(
+        path,
+        "/" | "/zookeeper" | "/zookeeper/quota" | "/zookeeper/config"
+    )
 }
 
 #[cfg(test)]

@@ -11,7 +11,10 @@ use jute::data::{Acl, StatPersisted};
 use jute::txn::{TxnBody, TxnEntry};
 use rand::Rng;
 use storage::snapshot::{SnapshotFileOptions, SnapshotFileWriter, SnapshotInfo, SnapshotVisitor};
-use storage::{Compression, DataDirs, Recovery, RecoveryOptions, RecoverySink, TxnLogOptions, TxnLogWriter, VisitResult};
+use storage::{
+    Compression, DataDirs, Recovery, RecoveryOptions, RecoverySink, TxnLogOptions, TxnLogWriter,
+    VisitResult,
+};
 use tracing::{error, info, warn};
 
 use crate::data_tree::{DataTree, TreeLoader, ZxidDigest};
@@ -59,7 +62,13 @@ impl TreeSink {
     fn new(extended: bool) -> TreeSink {
         let mut l = DataTree::begin_load();
         l.set_extended_types(extended);
-        TreeSink { state: SinkState::Loading(l), sessions: Default::default(), extended, snapshot_zxid: 0, error: None }
+        TreeSink {
+            state: SinkState::Loading(l),
+            sessions: Default::default(),
+            extended,
+            snapshot_zxid: 0,
+            error: None,
+        }
     }
 
     fn tree_mut(&mut self) -> Option<&mut DataTree> {
@@ -87,9 +96,16 @@ impl SnapshotVisitor for TreeSink {
         }
         Ok(())
     }
-    fn node(&mut self, path: String, data: Option<Bytes>, acl_index: i64, stat: StatPersisted) -> VisitResult {
+    fn node(
+        &mut self,
+        path: String,
+        data: Option<Bytes>,
+        acl_index: i64,
+        stat: StatPersisted,
+    ) -> VisitResult {
         if let SinkState::Loading(l) = &mut self.state {
-            l.add_node(&path, data, acl_index, stat).map_err(|e| format!("{e}"))?;
+            l.add_node(&path, data, acl_index, stat)
+                .map_err(|e| format!("{e}"))?;
         }
         Ok(())
     }
@@ -107,11 +123,20 @@ impl RecoverySink for TreeSink {
 
     fn snapshot_loaded(&mut self, zxid: i64, info: &SnapshotInfo) -> VisitResult {
         let st = std::mem::replace(&mut self.state, SinkState::Failed);
-        let SinkState::Loading(l) = st else { return Err("snapshot loaded twice".into()) };
+        let SinkState::Loading(l) = st else {
+            return Err("snapshot loaded twice".into());
+        };
         let mut tree = l.finish().map_err(|e| format!("{e}"))?;
         tree.set_last_processed_zxid(zxid);
         if let Some(d) = info.digest {
-            tree.set_snapshot_digest(ZxidDigest { zxid: d.zxid, version: d.version, digest: d.digest }, zxid);
+            tree.set_snapshot_digest(
+                ZxidDigest {
+                    zxid: d.zxid,
+                    version: d.version,
+                    digest: d.digest,
+                },
+                zxid,
+            );
         }
         self.state = SinkState::Ready(tree);
         Ok(())
@@ -143,7 +168,10 @@ impl RecoverySink for TreeSink {
 pub fn recover(s: &StorageSettings) -> Result<Recovered, storage::Error> {
     let dirs = DataDirs::open(&s.data_dir, Some(&s.data_log_dir), s.autocreate)?;
     let mut sink = TreeSink::new(s.extended_types);
-    let opts = RecoveryOptions { trust_empty: s.trust_empty, ..RecoveryOptions::default() };
+    let opts = RecoveryOptions {
+        trust_empty: s.trust_empty,
+        ..RecoveryOptions::default()
+    };
     let outcome = storage::recover(&dirs, &mut sink, &opts)?;
     let fresh = matches!(outcome, Recovery::Fresh);
     let tree = match sink.state {
@@ -167,7 +195,12 @@ pub fn recover(s: &StorageSettings) -> Result<Recovered, storage::Error> {
     }
     let mut sessions: Vec<(i64, i32)> = sink.sessions.into_iter().collect();
     sessions.sort_unstable();
-    Ok(Recovered { tree, sessions, dirs, fresh })
+    Ok(Recovered {
+        tree,
+        sessions,
+        dirs,
+        fresh,
+    })
 }
 
 /// Writes `snapshot.<zxid>` of `tree` (sessions included). Returns the file written.
@@ -181,7 +214,11 @@ pub fn write_snapshot(
     let mut w = SnapshotFileWriter::create(
         &dirs.snap_dir,
         zxid,
-        SnapshotFileOptions { compression, atomic: false, fsync: true },
+        SnapshotFileOptions {
+            compression,
+            atomic: false,
+            fsync: true,
+        },
     )?;
     w.write_sessions(sessions.iter().copied())?;
     let acls = tree.acl_cache_entries();
@@ -211,7 +248,10 @@ pub struct FileTxnLog {
 
 impl FileTxnLog {
     pub fn new(dirs: &DataDirs, s: &StorageSettings, snapshot_tx: Sender<()>) -> FileTxnLog {
-        let options = TxnLogOptions { prealloc_bytes: s.pre_alloc_size_kb * 1024, size_limit_bytes: None };
+        let options = TxnLogOptions {
+            prealloc_bytes: s.pre_alloc_size_kb * 1024,
+            size_limit_bytes: None,
+        };
         let snap_count = s.snap_count.max(2);
         FileTxnLog {
             writer: TxnLogWriter::new(dirs.log_dir.clone(), options),
@@ -231,13 +271,17 @@ fn next_roll(snap_count: u64) -> u64 {
 
 impl TxnLog for FileTxnLog {
     fn append(&mut self, entry: &TxnEntry, payload: &Bytes) -> std::io::Result<()> {
-        self.writer.append(entry.zxid(), payload).map_err(std::io::Error::other)?;
+        self.writer
+            .append(entry.zxid(), payload)
+            .map_err(std::io::Error::other)?;
         self.since_roll += 1;
         Ok(())
     }
 
     fn commit(&mut self) -> std::io::Result<()> {
-        self.writer.flush_and_sync(self.force_sync).map_err(std::io::Error::other)?;
+        self.writer
+            .flush_and_sync(self.force_sync)
+            .map_err(std::io::Error::other)?;
         if self.since_roll > self.roll_at {
             self.writer.roll().map_err(std::io::Error::other)?;
             self.since_roll = 0;
@@ -249,7 +293,12 @@ impl TxnLog for FileTxnLog {
 }
 
 /// Takes a snapshot whenever the log stage asks for one (after a roll).
-pub fn snapshot_loop(shared: Arc<Shared>, dirs: DataDirs, compression: Compression, rx: Receiver<()>) {
+pub fn snapshot_loop(
+    shared: Arc<Shared>,
+    dirs: DataDirs,
+    compression: Compression,
+    rx: Receiver<()>,
+) {
     while rx.recv().is_ok() {
         while rx.try_recv().is_ok() {}
         let sessions: Vec<(i64, i32)> = {
@@ -261,7 +310,9 @@ pub fn snapshot_loop(shared: Arc<Shared>, dirs: DataDirs, compression: Compressi
         let started = std::time::Instant::now();
         let tree = shared.tree.read();
         match write_snapshot(&dirs, &tree, &sessions, compression) {
-            Ok(p) => info!(file = %p.display(), ms = started.elapsed().as_millis() as u64, "snapshot written"),
+            Ok(p) => {
+                info!(file = %p.display(), ms = started.elapsed().as_millis() as u64, "snapshot written")
+            }
             Err(e) => error!(error = %e, "snapshot failed"),
         }
     }

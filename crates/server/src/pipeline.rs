@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::thread;
 
 use bytes::Bytes;
-use jute::consts::{err, op};
+use jute::consts::{err, op, perms};
 use jute::proto::{
     ConnectResponse, Create2Response, CreateResponse, MultiResponse, OpResult, SetAclResponse,
     SetDataResponse,
@@ -24,6 +24,7 @@ use jute::proto::{
 use jute::txn::{TxnBody, TxnEntry};
 use tracing::{error, info, warn};
 
+use crate::auth::check_acl;
 use crate::data_tree::{ApplyResult, DataTree, Trigger};
 use crate::frame;
 use crate::prep::{Prep, PrepInput};
@@ -53,15 +54,25 @@ impl TxnLog for NoLog {
 
 /// What flows from prep to log to apply.
 pub enum Item {
-    Txn { entry: TxnEntry, origin: ItemOrigin },
-    Barrier { origin: Origin, request: Option<jute::proto::Request> },
+    Txn {
+        entry: TxnEntry,
+        origin: ItemOrigin,
+    },
+    Barrier {
+        origin: Origin,
+        request: Option<jute::proto::Request>,
+    },
 }
 
 /// Who waits for a txn.
 pub enum ItemOrigin {
     None,
     Request(Origin),
-    Connect { conn: Arc<ConnHandle>, timeout_ms: i32, read_only_echo: Option<bool> },
+    Connect {
+        conn: Arc<ConnHandle>,
+        timeout_ms: i32,
+        read_only_echo: Option<bool>,
+    },
 }
 
 /// Starts the three stage threads. Returns their join handles.
@@ -77,9 +88,12 @@ pub fn start(
     let prep_thread = thread::Builder::new().name("prep".into()).spawn(move || {
         prep_loop(&s1, &submit_rx, &mut prep, &log_tx);
     })?;
-    let log_thread = thread::Builder::new().name("txnlog".into()).spawn(move || {
-        log_loop(&log_rx, log.as_mut(), &apply_tx);
-    })?;
+    let log_stats = shared.stats.clone();
+    let log_thread = thread::Builder::new()
+        .name("txnlog".into())
+        .spawn(move || {
+            log_loop(&log_rx, log.as_mut(), &apply_tx, &log_stats);
+        })?;
     let s3 = shared;
     let apply_thread = thread::Builder::new().name("apply".into()).spawn(move || {
         apply_loop(&s3, &apply_rx);
@@ -90,7 +104,13 @@ pub fn start(
 fn prep_loop(shared: &Shared, rx: &Receiver<Submit>, prep: &mut Prep, log_tx: &Sender<Item>) {
     while let Ok(item) = rx.recv() {
         let out = match item {
-            Submit::Write { origin, session_id, cxid, auth, request } => {
+            Submit::Write {
+                origin,
+                session_id,
+                cxid,
+                auth,
+                request,
+            } => {
                 let session_ok = {
                     let mut s = shared.sessions.lock();
                     let ok = session_id == 0 || s.is_active(session_id);
@@ -99,18 +119,39 @@ fn prep_loop(shared: &Shared, rx: &Receiver<Submit>, prep: &mut Prep, log_tx: &S
                     }
                     ok
                 };
-                let input = PrepInput { session_id, cxid, auth: &auth, request: &request, time_ms: wall_ms() };
+                let input = PrepInput {
+                    session_id,
+                    cxid,
+                    auth: &auth,
+                    request: &request,
+                    time_ms: wall_ms(),
+                };
                 let entry = {
                     let tree = shared.tree.read();
                     let e = prep.prepare(&tree, &input, session_ok);
                     prep.gc(tree.last_processed_zxid());
                     e
                 };
-                Item::Txn { entry, origin: origin.map(ItemOrigin::Request).unwrap_or(ItemOrigin::None) }
+                Item::Txn {
+                    entry,
+                    origin: origin.map(ItemOrigin::Request).unwrap_or(ItemOrigin::None),
+                }
             }
-            Submit::CreateSession { conn, session_id, timeout_ms, read_only_echo } => {
+            Submit::CreateSession {
+                conn,
+                session_id,
+                timeout_ms,
+                read_only_echo,
+            } => {
                 let entry = prep.create_session(session_id, timeout_ms, wall_ms());
-                Item::Txn { entry, origin: ItemOrigin::Connect { conn, timeout_ms, read_only_echo } }
+                Item::Txn {
+                    entry,
+                    origin: ItemOrigin::Connect {
+                        conn,
+                        timeout_ms,
+                        read_only_echo,
+                    },
+                }
             }
             Submit::Barrier { origin, request } => Item::Barrier { origin, request },
         };
@@ -120,7 +161,12 @@ fn prep_loop(shared: &Shared, rx: &Receiver<Submit>, prep: &mut Prep, log_tx: &S
     }
 }
 
-fn log_loop(rx: &Receiver<Item>, log: &mut dyn TxnLog, apply_tx: &Sender<Vec<Item>>) {
+fn log_loop(
+    rx: &Receiver<Item>,
+    log: &mut dyn TxnLog,
+    apply_tx: &Sender<Vec<Item>>,
+    stats: &crate::stats::ServerStats,
+) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < 10_000 {
@@ -141,10 +187,12 @@ fn log_loop(rx: &Receiver<Item>, log: &mut dyn TxnLog, apply_tx: &Sender<Vec<Ite
             }
         }
         if wrote {
+            let synced = std::time::Instant::now();
             if let Err(e) = log.commit() {
                 error!(error = %e, "txn log sync failed; stopping the write pipeline");
                 return;
             }
+            stats.fsync_done(synced.elapsed().as_millis() as i64);
         }
         if apply_tx.send(batch).is_err() {
             return;
@@ -167,14 +215,25 @@ fn apply_loop(shared: &Shared, rx: &Receiver<Vec<Item>>) {
                         let reply = match &request {
                             Some(request) => {
                                 let ctx = reads::ReadCtx::of(&origin.conn);
-                                reads::execute(shared, &tree, &mut watches, &ctx, origin.xid, request)
+                                reads::execute(
+                                    shared,
+                                    &tree,
+                                    &mut watches,
+                                    &ctx,
+                                    origin.xid,
+                                    request,
+                                )
                             }
                             None => reads::ReadReply {
-                                frame: frame::header_only(origin.xid, tree.last_processed_zxid(), err::MARSHALLING_ERROR),
+                                frame: frame::header_only(
+                                    origin.xid,
+                                    tree.last_processed_zxid(),
+                                    err::MARSHALLING_ERROR,
+                                ),
                                 close: false,
                             },
                         };
-                        finish_request(shared, &origin, reply.frame);
+                        finish_request(shared, &origin, reply.frame, tree.last_processed_zxid());
                         if reply.close {
                             origin.conn.close();
                         }
@@ -188,9 +247,17 @@ fn apply_loop(shared: &Shared, rx: &Receiver<Vec<Item>>) {
     }
 }
 
-fn finish_request(shared: &Shared, origin: &Origin, reply: Bytes) {
+fn finish_request(shared: &Shared, origin: &Origin, reply: Bytes, zxid: i64) {
     origin.conn.send(reply);
-    shared.stats.latency(origin.received.elapsed().as_millis() as i64);
+    let ms = origin.received.elapsed().as_millis() as i64;
+    shared.stats.request_done(origin.op, ms);
+    origin.conn.stats.response(
+        origin.xid as i64,
+        zxid,
+        origin.op,
+        ms,
+        shared.now_ms() as i64,
+    );
     origin.conn.pending.fetch_sub(1, Ordering::Release);
 }
 
@@ -222,7 +289,11 @@ fn apply_one(
     let last = tree.last_processed_zxid();
     match origin {
         ItemOrigin::None => {}
-        ItemOrigin::Connect { conn, timeout_ms, read_only_echo } => {
+        ItemOrigin::Connect {
+            conn,
+            timeout_ms,
+            read_only_echo,
+        } => {
             shared.session_conn.lock().insert(session_id, conn.id);
             conn.session_id.store(session_id, Ordering::Release);
             let rsp = ConnectResponse {
@@ -232,12 +303,20 @@ fn apply_one(
                 passwd: Bytes::copy_from_slice(&session_password(session_id)),
             };
             conn.send(frame::raw(&rsp, read_only_echo.map(|_| false)));
+            // createSession's stats (Java: lop=SESS, an update latency), timed from accept.
+            let ms = (wall_ms() - conn.established_ms.load(Ordering::Relaxed)).max(0);
+            shared.stats.request_done(op::CREATE_SESSION, ms);
+            conn.stats
+                .response(-1, last, op::CREATE_SESSION, ms, shared.now_ms() as i64);
             conn.pending.fetch_sub(1, Ordering::Release);
-            info!(session = format!("0x{session_id:x}"), timeout_ms, "session established");
+            info!(
+                session = format!("0x{session_id:x}"),
+                timeout_ms, "session established"
+            );
         }
         ItemOrigin::Request(o) => {
             let reply = build_write_reply(entry, &outcome.result, outcome.err, o.xid, o.op, last);
-            finish_request(shared, &o, reply);
+            finish_request(shared, &o, reply, last);
             o.conn.last_zxid.store(last, Ordering::Relaxed);
         }
     }
@@ -257,13 +336,25 @@ fn fire_watches(shared: &Shared, watches: &mut WatchManager, triggers: &[Trigger
         let f = frame::notification(zxid, t.event_type, &t.path);
         for cid in &who {
             if let Some(c) = conns.get(cid) {
-                c.send(f.clone());
+                // ZOOKEEPER-4799 (3.8.4+/3.9.2+): a watcher without READ on the node is not told.
+                let allowed = t.acl.is_empty()
+                    || check_acl(&shared.settings.acl, &t.acl, perms::READ, &c.auth_ids()).is_ok();
+                if allowed {
+                    c.send(f.clone());
+                }
             }
         }
     }
 }
 
-fn build_write_reply(entry: &TxnEntry, result: &ApplyResult, apply_err: i32, xid: i32, req_op: i32, zxid: i64) -> Bytes {
+fn build_write_reply(
+    entry: &TxnEntry,
+    result: &ApplyResult,
+    apply_err: i32,
+    xid: i32,
+    req_op: i32,
+    zxid: i64,
+) -> Bytes {
     if entry.header.txn_type == op::ERROR {
         let code = match &entry.body {
             TxnBody::Error(e) => e.err,
@@ -278,9 +369,18 @@ fn build_write_reply(entry: &TxnEntry, result: &ApplyResult, apply_err: i32, xid
         (op::CREATE, ApplyResult::Created { path, .. }) => {
             frame::reply(xid, zxid, 0, Some(&CreateResponse { path: path.clone() }))
         }
-        (op::CREATE2 | op::CREATE_TTL | op::CREATE_CONTAINER, ApplyResult::Created { path, stat }) => {
-            frame::reply(xid, zxid, 0, Some(&Create2Response { path: path.clone(), stat: stat.clone() }))
-        }
+        (
+            op::CREATE2 | op::CREATE_TTL | op::CREATE_CONTAINER,
+            ApplyResult::Created { path, stat },
+        ) => frame::reply(
+            xid,
+            zxid,
+            0,
+            Some(&Create2Response {
+                path: path.clone(),
+                stat: stat.clone(),
+            }),
+        ),
         (op::SET_DATA, ApplyResult::SetData { stat }) => {
             frame::reply(xid, zxid, 0, Some(&SetDataResponse { stat: stat.clone() }))
         }

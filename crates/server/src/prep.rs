@@ -11,8 +11,8 @@ use jute::consts::{create_mode, ephemeral_owner, err, op, perms};
 use jute::data::{Acl, Id, StatPersisted};
 use jute::proto::{CreateRequest, MultiOp, Request};
 use jute::txn::{
-    CheckVersionTxn, CloseSessionTxn, CreateContainerTxn, CreateSessionTxn, CreateTtlTxn, CreateTxn,
-    DeleteTxn, ErrorTxn, SetAclTxn, SetDataTxn, TxnBody, TxnEntry, TxnHeader,
+    CheckVersionTxn, CloseSessionTxn, CreateContainerTxn, CreateSessionTxn, CreateTtlTxn,
+    CreateTxn, DeleteTxn, ErrorTxn, SetAclTxn, SetDataTxn, TxnBody, TxnEntry, TxnHeader,
 };
 
 use crate::auth::{check_acl, fixup_acl, AclPolicy};
@@ -63,7 +63,11 @@ type PrepResult<T> = Result<T, i32>;
 
 impl Prep {
     pub fn new(settings: PrepSettings, last_zxid: i64) -> Prep {
-        Prep { settings, last_zxid, outstanding: HashMap::new() }
+        Prep {
+            settings,
+            last_zxid,
+            outstanding: HashMap::new(),
+        }
     }
 
     /// The zxid of the last txn handed out.
@@ -110,7 +114,12 @@ impl Prep {
 
     /// Turns a write request (or createSession / closeSession) into a txn with the next zxid.
     /// `session_ok` reports whether the session may still issue requests.
-    pub fn prepare(&mut self, tree: &DataTree, input: &PrepInput<'_>, session_ok: bool) -> TxnEntry {
+    pub fn prepare(
+        &mut self,
+        tree: &DataTree,
+        input: &PrepInput<'_>,
+        session_ok: bool,
+    ) -> TxnEntry {
         let req = input.request;
         let zxid = self.next_zxid();
         let mut header = TxnHeader {
@@ -127,7 +136,9 @@ impl Prep {
                     // Java fails to deserialize the multi (MultiOperationRecord) and logs an
                     // ErrorTxn(MARSHALLINGERROR) under a fresh zxid.
                     header.txn_type = op::ERROR;
-                    TxnBody::Error(ErrorTxn { err: err::MARSHALLING_ERROR })
+                    TxnBody::Error(ErrorTxn {
+                        err: err::MARSHALLING_ERROR,
+                    })
                 }
             },
             _ => {
@@ -145,7 +156,11 @@ impl Prep {
                 }
             }
         };
-        TxnEntry { header, body, digest: None }
+        TxnEntry {
+            header,
+            body,
+            digest: None,
+        }
     }
 
     /// A createSession txn for a new session.
@@ -159,7 +174,9 @@ impl Prep {
                 time: time_ms,
                 txn_type: op::CREATE_SESSION,
             },
-            body: TxnBody::CreateSession(CreateSessionTxn { time_out: timeout_ms }),
+            body: TxnBody::CreateSession(CreateSessionTxn {
+                time_out: timeout_ms,
+            }),
             digest: None,
         }
     }
@@ -191,7 +208,12 @@ impl Prep {
         let mut failed = false;
         for o in ops {
             if failed {
-                subs.push((op::ERROR, TxnBody::Error(ErrorTxn { err: err::RUNTIME_INCONSISTENCY })));
+                subs.push((
+                    op::ERROR,
+                    TxnBody::Error(ErrorTxn {
+                        err: err::RUNTIME_INCONSISTENCY,
+                    }),
+                ));
                 continue;
             }
             let r = if !session_ok {
@@ -248,7 +270,9 @@ impl Prep {
         match req {
             Request::Create(c) => self.create(tree, input, zxid, op::CREATE, c, -1),
             Request::Create2(c) => self.create(tree, input, zxid, op::CREATE2, c, -1),
-            Request::CreateContainer(c) => self.create(tree, input, zxid, op::CREATE_CONTAINER, c, -1),
+            Request::CreateContainer(c) => {
+                self.create(tree, input, zxid, op::CREATE_CONTAINER, c, -1)
+            }
             Request::CreateTtl(t) => {
                 let c = CreateRequest {
                     path: t.path.clone(),
@@ -269,7 +293,9 @@ impl Prep {
                     return Err(err::NOT_EMPTY);
                 }
                 self.record_delete(parent, parent_rec, &d.path, zxid);
-                Ok(TxnBody::Delete(DeleteTxn { path: d.path.clone() }))
+                Ok(TxnBody::Delete(DeleteTxn {
+                    path: d.path.clone(),
+                }))
             }
             Request::DeleteContainer(path) => {
                 let parent = parent_for_delete(path)?;
@@ -314,7 +340,11 @@ impl Prep {
                 rec.zxid = zxid;
                 rec.acl = Arc::new(acl.clone());
                 self.add(&s.path, rec);
-                Ok(TxnBody::SetAcl(SetAclTxn { path: s.path.clone(), acl, version: new_version }))
+                Ok(TxnBody::SetAcl(SetAclTxn {
+                    path: s.path.clone(),
+                    acl,
+                    version: new_version,
+                }))
             }
             Request::Check(c) => {
                 validate(&c.path)?;
@@ -322,7 +352,10 @@ impl Prep {
                 check_acl(policy, &rec.acl, perms::READ, input.auth)?;
                 let stat = rec.stat.as_ref().ok_or(err::NO_NODE)?;
                 let v = check_version(stat.version, c.version)?;
-                Ok(TxnBody::Check(CheckVersionTxn { path: c.path.clone(), version: v }))
+                Ok(TxnBody::Check(CheckVersionTxn {
+                    path: c.path.clone(),
+                    version: v,
+                }))
             }
             Request::Reconfig(_) => {
                 if !self.settings.reconfig_enabled {
@@ -342,14 +375,13 @@ impl Prep {
                     }
                     match &r.stat {
                         None => eph.retain(|e| e != p),
-                        Some(s) if s.ephemeral_owner == input.session_id => {
-                            if !eph.contains(p) {
-                                eph.push(p.clone())
-                            }
+                        Some(s) if s.ephemeral_owner == input.session_id && !eph.contains(p) => {
+                            eph.push(p.clone())
                         }
                         _ => {}
                     }
                 }
+                eph.sort();
                 for p in &eph {
                     if let Some(parent) = parent_of(p) {
                         if let Ok(mut pr) = self.record(tree, parent) {
@@ -372,7 +404,9 @@ impl Prep {
                     );
                 }
                 if self.settings.close_session_txn {
-                    Ok(TxnBody::CloseSession(Some(CloseSessionTxn { paths2_delete: eph })))
+                    Ok(TxnBody::CloseSession(Some(CloseSessionTxn {
+                        paths2_delete: eph,
+                    })))
                 } else {
                     Ok(TxnBody::CloseSession(None))
                 }
@@ -402,7 +436,13 @@ impl Prep {
         self.add(parent, parent_rec);
         self.add(
             path,
-            ChangeRecord { zxid, stat: None, child_count: -1, acl: Arc::new(Vec::new()), data: None },
+            ChangeRecord {
+                zxid,
+                stat: None,
+                child_count: -1,
+                acl: Arc::new(Vec::new()),
+                data: None,
+            },
         );
     }
 
@@ -446,7 +486,12 @@ impl Prep {
         };
         let acl = fixup_acl(input.auth, &c.acl)?;
         let mut parent_rec = self.record(tree, parent)?;
-        check_acl(&self.settings.acl, &parent_rec.acl, perms::CREATE, input.auth)?;
+        check_acl(
+            &self.settings.acl,
+            &parent_rec.acl,
+            perms::CREATE,
+            input.auth,
+        )?;
         let parent_stat = parent_rec.stat.clone().ok_or(err::NO_NODE)?;
         let mut path = c.path.clone();
         if is_sequential {
@@ -551,8 +596,20 @@ pub fn normalize_multi(ops: &[MultiOp]) -> Result<Vec<MultiOp>, MultiDecodeFailu
                     MultiOp::CreateTtl(t.clone())
                 }
                 f => {
-                    let c = CreateRequest { path: t.path.clone(), data: t.data.clone(), acl: t.acl.clone(), flags: f };
-                    MultiOp::Create(if f == create_mode::CONTAINER { op::CREATE_CONTAINER } else { op::CREATE }, c)
+                    let c = CreateRequest {
+                        path: t.path.clone(),
+                        data: t.data.clone(),
+                        acl: t.acl.clone(),
+                        flags: f,
+                    };
+                    MultiOp::Create(
+                        if f == create_mode::CONTAINER {
+                            op::CREATE_CONTAINER
+                        } else {
+                            op::CREATE
+                        },
+                        c,
+                    )
                 }
             },
             MultiOp::GetChildren(_) | MultiOp::GetData(_) => {

@@ -45,7 +45,10 @@ pub struct ReadReply {
 
 impl ReadReply {
     fn ok(frame: Bytes) -> ReadReply {
-        ReadReply { frame, close: false }
+        ReadReply {
+            frame,
+            close: false,
+        }
     }
 }
 
@@ -79,16 +82,31 @@ pub fn execute(
         }
         Request::GetData(r) => {
             let (data, stat) = get_data(shared, tree, watches, ctx, &r.path, r.watch)?;
-            Ok(frame::reply(xid, zxid, 0, Some(&GetDataResponse { data, stat })))
+            Ok(frame::reply(
+                xid,
+                zxid,
+                0,
+                Some(&GetDataResponse { data, stat }),
+            ))
         }
         Request::GetChildren(r) => {
             let children = get_children(shared, tree, watches, ctx, &r.path, r.watch)?;
-            Ok(frame::reply(xid, zxid, 0, Some(&GetChildrenResponse { children })))
+            Ok(frame::reply(
+                xid,
+                zxid,
+                0,
+                Some(&GetChildrenResponse { children }),
+            ))
         }
         Request::GetChildren2(r) => {
             let children = get_children(shared, tree, watches, ctx, &r.path, r.watch)?;
             let stat = tree.stat(&r.path).ok_or(err::NO_NODE)?;
-            Ok(frame::reply(xid, zxid, 0, Some(&GetChildren2Response { children, stat })))
+            Ok(frame::reply(
+                xid,
+                zxid,
+                0,
+                Some(&GetChildren2Response { children, stat }),
+            ))
         }
         Request::GetAcl(r) => {
             let n = tree.node(&r.path).ok_or(err::NO_NODE)?;
@@ -100,13 +118,23 @@ pub fn execute(
             } else {
                 mask_digests(&acl)
             };
-            Ok(frame::reply(xid, zxid, 0, Some(&GetAclResponse { acl, stat })))
+            Ok(frame::reply(
+                xid,
+                zxid,
+                0,
+                Some(&GetAclResponse { acl, stat }),
+            ))
         }
         Request::GetAllChildrenNumber(r) => {
             let n = tree.node(&r.path).ok_or(err::NO_NODE)?;
             check_acl(policy, &tree.acl(n), perms::READ, &ctx.auth)?;
             let total_number = tree.all_children_number(&r.path).ok_or(err::NO_NODE)?;
-            Ok(frame::reply(xid, zxid, 0, Some(&GetAllChildrenNumberResponse { total_number })))
+            Ok(frame::reply(
+                xid,
+                zxid,
+                0,
+                Some(&GetAllChildrenNumberResponse { total_number }),
+            ))
         }
         Request::GetEphemerals(r) => {
             let all = tree.ephemerals_of(ctx.session_id);
@@ -114,19 +142,41 @@ pub fn execute(
             let ephemerals = if prefix.is_empty() || prefix == "/" {
                 all
             } else {
-                all.into_iter().filter(|p| p.starts_with(&r.prefix_path)).collect()
+                all.into_iter()
+                    .filter(|p| p.starts_with(&r.prefix_path))
+                    .collect()
             };
-            Ok(frame::reply(xid, zxid, 0, Some(&GetEphemeralsResponse { ephemerals })))
+            Ok(frame::reply(
+                xid,
+                zxid,
+                0,
+                Some(&GetEphemeralsResponse { ephemerals }),
+            ))
         }
         Request::WhoAmI => {
             let client_info = ctx
                 .auth
                 .iter()
-                .map(|id| ClientInfo { auth_scheme: id.scheme.clone(), user: user_name(id) })
+                .map(|id| ClientInfo {
+                    auth_scheme: id.scheme.clone(),
+                    user: user_name(id),
+                })
                 .collect();
-            Ok(frame::reply(xid, zxid, 0, Some(&WhoAmIResponse { client_info })))
+            Ok(frame::reply(
+                xid,
+                zxid,
+                0,
+                Some(&WhoAmIResponse { client_info }),
+            ))
         }
-        Request::Sync(r) => Ok(frame::reply(xid, zxid, 0, Some(&SyncResponse { path: r.path.clone() }))),
+        Request::Sync(r) => Ok(frame::reply(
+            xid,
+            zxid,
+            0,
+            Some(&SyncResponse {
+                path: r.path.clone(),
+            }),
+        )),
         Request::MultiRead(m) => {
             // Java's Op.getData/getChildren drop the watch flag: multiRead never sets watches.
             // An op that is not a read ends the request with MARSHALLINGERROR, the results so
@@ -140,7 +190,8 @@ pub fn execute(
             for o in &m.ops {
                 let res = match o {
                     MultiOp::GetChildren(g) => {
-                        get_children(shared, tree, watches, ctx, &g.path, false).map(OpResult::GetChildren)
+                        get_children(shared, tree, watches, ctx, &g.path, false)
+                            .map(OpResult::GetChildren)
                     }
                     MultiOp::GetData(g) => get_data(shared, tree, watches, ctx, &g.path, false)
                         .map(|(d, s)| OpResult::GetData(d, s)),
@@ -191,14 +242,25 @@ pub fn execute(
             match a.mode {
                 0 => {
                     let _ = watches.add(WatchTable::Data, &a.path, ctx.conn, WatchMode::Persistent);
-                    let _ = watches.add(WatchTable::Child, &a.path, ctx.conn, WatchMode::Persistent);
+                    let _ =
+                        watches.add(WatchTable::Child, &a.path, ctx.conn, WatchMode::Persistent);
                 }
                 1 => {
-                    let _ = watches.add(WatchTable::Data, &a.path, ctx.conn, WatchMode::PersistentRecursive);
+                    let _ = watches.add(
+                        WatchTable::Data,
+                        &a.path,
+                        ctx.conn,
+                        WatchMode::PersistentRecursive,
+                    );
                 }
                 _ => return Err(err::MARSHALLING_ERROR),
             }
-            Ok(frame::reply(xid, zxid, 0, Some(&jute::proto::ErrorResponse { err: 0 })))
+            Ok(frame::reply(
+                xid,
+                zxid,
+                0,
+                Some(&jute::proto::ErrorResponse { err: 0 }),
+            ))
         }
         Request::CheckWatches(c) => {
             valid_watcher_type(c.watcher_type)?;
@@ -220,7 +282,10 @@ pub fn execute(
     })();
     match result {
         Ok(f) => ReadReply::ok(f),
-        Err(code) => ReadReply { frame: frame::header_only(xid, zxid, code), close: code == err::UNIMPLEMENTED },
+        Err(code) => ReadReply {
+            frame: frame::header_only(xid, zxid, code),
+            close: code == err::UNIMPLEMENTED,
+        },
     }
 }
 
@@ -291,7 +356,9 @@ fn set_watches(
     for p in data {
         match tree.node(p) {
             None => out.push(frame::notification(-1, event::NODE_DELETED, p)),
-            Some(n) if n.stat.mzxid > rel => out.push(frame::notification(-1, event::NODE_DATA_CHANGED, p)),
+            Some(n) if n.stat.mzxid > rel => {
+                out.push(frame::notification(-1, event::NODE_DATA_CHANGED, p))
+            }
             Some(_) => {
                 let _ = watches.add(WatchTable::Data, p, conn, WatchMode::Standard);
             }

@@ -34,7 +34,11 @@ pub struct StartState {
 impl StartState {
     /// An empty in-memory start (tests).
     pub fn empty() -> StartState {
-        StartState { tree: DataTree::new(), sessions: Vec::new(), log: Box::new(pipeline::NoLog) }
+        StartState {
+            tree: DataTree::new(),
+            sessions: Vec::new(),
+            log: Box::new(pipeline::NoLog),
+        }
     }
 }
 
@@ -65,7 +69,11 @@ pub async fn start(settings: ServerSettings, state: StartState) -> std::io::Resu
     let (submit_tx, submit_rx) = std::sync::mpsc::channel();
     let last_zxid = state.tree.last_processed_zxid();
     let now_wall = wall_ms();
-    let mut tracker = SessionTracker::new(settings.tick_ms as u64, settings.session_server_id, now_wall);
+    let mut tracker = SessionTracker::new(
+        settings.tick_ms as u64,
+        settings.session_server_id,
+        now_wall,
+    );
     for (id, to) in &state.sessions {
         tracker.add(*id, *to, 0);
     }
@@ -87,7 +95,7 @@ pub async fn start(settings: ServerSettings, state: StartState) -> std::io::Resu
         conns: Mutex::new(HashMap::new()),
         session_conn: Mutex::new(HashMap::new()),
         per_ip: Mutex::new(HashMap::new()),
-        stats: ServerStats::new(),
+        stats: Arc::new(ServerStats::new()),
         submit: submit_tx,
         start: Instant::now(),
         next_conn_id: AtomicU64::new(1),
@@ -99,8 +107,18 @@ pub async fn start(settings: ServerSettings, state: StartState) -> std::io::Resu
     tasks.push(tokio::spawn(accept_loop(shared.clone(), listener)));
     tasks.push(tokio::spawn(expire_sessions(shared.clone())));
     tasks.push(tokio::spawn(reap_containers(shared.clone())));
+    if let Some(http) = settings.admin.clone() {
+        tasks.push(tokio::spawn(crate::admin::serve_admin(shared.clone(), http)));
+    }
+    if let Some(addr) = settings.metrics_addr {
+        tasks.push(tokio::spawn(crate::admin::serve_metrics(shared.clone(), addr)));
+    }
     info!(%local_addr, zxid = format!("0x{last_zxid:x}"), "serving clients");
-    Ok(ServerHandle { shared, local_addr, tasks })
+    Ok(ServerHandle {
+        shared,
+        local_addr,
+        tasks,
+    })
 }
 
 /// Submits a closeSession for every session whose expiry bucket is due.
@@ -111,7 +129,10 @@ async fn expire_sessions(shared: Arc<Shared>) {
         iv.tick().await;
         let due = shared.sessions.lock().expire_due(shared.now_ms());
         for id in due {
-            info!(session = format!("0x{id:x}"), "expiring session: timeout exceeded");
+            info!(
+                session = format!("0x{id:x}"),
+                "expiring session: timeout exceeded"
+            );
             let _ = shared.submit.send(Submit::Write {
                 origin: None,
                 session_id: id,

@@ -16,7 +16,9 @@ impl JavaRandom {
     const MASK: u64 = (1 << 48) - 1;
 
     fn new(seed: i64) -> JavaRandom {
-        JavaRandom { seed: (seed as u64 ^ Self::MULTIPLIER) & Self::MASK }
+        JavaRandom {
+            seed: (seed as u64 ^ Self::MULTIPLIER) & Self::MASK,
+        }
     }
 
     fn next_int(&mut self) -> i32 {
@@ -103,8 +105,14 @@ impl SessionTracker {
     /// Registers (or re-registers) a session and schedules its expiry.
     pub fn add(&mut self, id: i64, timeout_ms: i32, now_ms: u64) {
         let expire_at = self.round_up(now_ms + timeout_ms.max(0) as u64);
-        if let Some(old) = self.sessions.insert(id, SessionInfo { timeout_ms, expire_at, closing: false })
-        {
+        if let Some(old) = self.sessions.insert(
+            id,
+            SessionInfo {
+                timeout_ms,
+                expire_at,
+                closing: false,
+            },
+        ) {
             self.unbucket(id, old.expire_at);
         }
         self.buckets.entry(expire_at).or_default().insert(id);
@@ -121,7 +129,9 @@ impl SessionTracker {
 
     /// Pushes a live session's expiry forward; false if it is unknown or closing.
     pub fn touch(&mut self, id: i64, timeout_ms: Option<i32>, now_ms: u64) -> bool {
-        let Some(info) = self.sessions.get(&id) else { return false };
+        let Some(info) = self.sessions.get(&id) else {
+            return false;
+        };
         if info.closing {
             return false;
         }
@@ -189,7 +199,11 @@ impl SessionTracker {
 
     /// (id, timeout) of every session, for snapshots and the `dump` command.
     pub fn sessions(&self) -> Vec<(i64, i32)> {
-        let mut v: Vec<(i64, i32)> = self.sessions.iter().map(|(k, i)| (*k, i.timeout_ms)).collect();
+        let mut v: Vec<(i64, i32)> = self
+            .sessions
+            .iter()
+            .map(|(k, i)| (*k, i.timeout_ms))
+            .collect();
         v.sort_unstable();
         v
     }
@@ -204,7 +218,10 @@ impl SessionTracker {
 
     /// Expiry buckets (ms since start → session ids), for the `dump` command.
     pub fn buckets(&self) -> Vec<(u64, Vec<i64>)> {
-        self.buckets.iter().map(|(k, v)| (*k, v.iter().copied().collect())).collect()
+        self.buckets
+            .iter()
+            .map(|(k, v)| (*k, v.iter().copied().collect()))
+            .collect()
     }
 }
 
@@ -218,15 +235,27 @@ mod tests {
 
     #[test]
     fn passwords_match_java_vectors() {
-        assert_eq!(hex(&session_password(0x0100000000000000)), "f22acd4a97e69d6d20a49bb638eadb38");
-        assert_eq!(hex(&session_password(0x01000a3b2c4d0000)), "a956a98c82ed56462fb83e649bee242b");
-        assert_eq!(hex(&session_password(0x73fb8e3a6b0e0000)), "b04f88ef7d3f77570e220df68e5cbaae");
+        assert_eq!(
+            hex(&session_password(0x0100000000000000)),
+            "f22acd4a97e69d6d20a49bb638eadb38"
+        );
+        assert_eq!(
+            hex(&session_password(0x01000a3b2c4d0000)),
+            "a956a98c82ed56462fb83e649bee242b"
+        );
+        assert_eq!(
+            hex(&session_password(0x73fb8e3a6b0e0000)),
+            "b04f88ef7d3f77570e220df68e5cbaae"
+        );
     }
 
     #[test]
     fn captured_connect_response_password() {
         // Appendix A.3: session 0x0100000908200007.
-        assert_eq!(hex(&session_password(0x0100000908200007)), "8b58e6525734c6f8602e46a2931a0cf1");
+        assert_eq!(
+            hex(&session_password(0x0100000908200007)),
+            "8b58e6525734c6f8602e46a2931a0cf1"
+        );
     }
 
     #[test]

@@ -21,8 +21,11 @@ impl FourLetterWhitelist {
 
     /// Parses the property value (comma separated, `*` for all); `srvr` is always allowed.
     pub fn parse(v: &str) -> FourLetterWhitelist {
-        let items: Vec<String> =
-            v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+        let items: Vec<String> = v
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
         if items.iter().any(|s| s == "*") {
             return FourLetterWhitelist::All;
         }
@@ -75,6 +78,10 @@ pub struct ServerSettings {
     pub version: String,
     pub client_port_listen_backlog: i32,
     pub secure_client_port: i32,
+    /// The AdminServer (`admin.enableServer`, default on in zoo.cfg; off in `standalone()`).
+    pub admin: Option<crate::admin::AdminHttp>,
+    /// Prometheus `/metrics` listener (`metricsProvider.className` = the Prometheus provider).
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 impl ServerSettings {
@@ -104,6 +111,8 @@ impl ServerSettings {
             version: crate::VERSION_LINE.to_string(),
             client_port_listen_backlog: -1,
             secure_client_port: -1,
+            admin: None,
+            metrics_addr: None,
         }
     }
 }

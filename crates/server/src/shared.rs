@@ -46,11 +46,17 @@ pub struct ConnHandle {
     pub last_cxid: AtomicI64,
     pub last_zxid: AtomicI64,
     pub established_ms: AtomicI64,
+    /// `cons` statistics (last op, latencies), as Java's `ServerCnxn`.
+    pub stats: crate::stats::ConnStats,
+    /// The server-wide counters, so `send` can count packets and response sizes.
+    pub server_stats: Arc<ServerStats>,
 }
 
 impl ConnHandle {
     pub fn send(&self, frame: Bytes) {
         self.packets_sent.fetch_add(1, Ordering::Relaxed);
+        self.server_stats
+            .response_sent(frame.len().saturating_sub(4));
         let _ = self.tx.send(Outbound::Frame(frame));
     }
 
@@ -77,12 +83,26 @@ pub struct Origin {
 pub enum Submit {
     /// A write (or closeSession); `origin` is `None` for server-internal requests (expiry,
     /// container reaping).
-    Write { origin: Option<Origin>, session_id: i64, cxid: i32, auth: Arc<Vec<Id>>, request: Request },
+    Write {
+        origin: Option<Origin>,
+        session_id: i64,
+        cxid: i32,
+        auth: Arc<Vec<Id>>,
+        request: Request,
+    },
     /// A new session: its createSession txn; the ConnectResponse is sent once it is applied.
-    CreateSession { conn: Arc<ConnHandle>, session_id: i64, timeout_ms: i32, read_only_echo: Option<bool> },
+    CreateSession {
+        conn: Arc<ConnHandle>,
+        session_id: i64,
+        timeout_ms: i32,
+        read_only_echo: Option<bool>,
+    },
     /// A read (or other local op) that must run after this connection's earlier writes;
     /// `None` is a request whose body could not be decoded (answered MARSHALLINGERROR).
-    Barrier { origin: Origin, request: Option<Request> },
+    Barrier {
+        origin: Origin,
+        request: Option<Request>,
+    },
 }
 
 /// The server's shared state.
@@ -97,7 +117,7 @@ pub struct Shared {
     /// Session id → the connection serving it.
     pub session_conn: Mutex<HashMap<i64, ConnId>>,
     pub per_ip: Mutex<HashMap<IpAddr, usize>>,
-    pub stats: ServerStats,
+    pub stats: Arc<ServerStats>,
     pub submit: mpsc::Sender<Submit>,
     pub start: Instant,
     pub next_conn_id: AtomicU64,
@@ -140,5 +160,8 @@ impl Shared {
 
 /// Wall-clock milliseconds, stamped into txn headers (as Java's `Time.currentWallTime`).
 pub fn wall_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }

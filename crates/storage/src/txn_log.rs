@@ -154,9 +154,13 @@ impl TxnLogWriter {
             .truncate(true)
             .open(&path)
             .map_err(|e| Error::io(&path, e))?;
-        let mut out = BufWriter::with_capacity(64 * 1024, file);
-        out.write_all(&header_bytes())
+        // The header goes straight to the file (as Java flushes it at once), before the first
+        // append extends the file by preallocation: buffered, a kill -9 between that pwrite and the
+        // next flush left a file of zeros whose missing magic then refused every later startup.
+        let mut file = file;
+        file.write_all(&header_bytes())
             .map_err(|e| Error::io(&path, e))?;
+        let out = BufWriter::with_capacity(64 * 1024, file);
         self.current = Some(OpenLog {
             path,
             out,

@@ -128,6 +128,11 @@ impl Zab {
         self.older = Some(OlderSource(src));
     }
 
+    /// Replaces the NEWLEADER config string (after a config change the driver learned of).
+    pub fn set_config_string(&mut self, config: String) {
+        self.cfg.config_string = config;
+    }
+
     /// Our sid.
     pub fn my_sid(&self) -> Sid {
         self.cfg.my_sid

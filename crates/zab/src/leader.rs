@@ -821,7 +821,14 @@ impl Zab {
         if !l.is_established() {
             return Err(ProposeError::NotLeader);
         }
-        let wait_zxid = l.last_proposed;
+        // Everything proposed so far must be applied first (the epoch marker is not a txn).
+        let wait_zxid = l
+            .outstanding
+            .last_key_value()
+            .map(|(z, _)| *z)
+            .or(l.to_be_applied.back().map(|p| p.zxid))
+            .unwrap_or(self.applied)
+            .max(self.applied);
         let round = self.leader_ping_round();
         if let Some(l) = self.leader_mut() {
             l.syncs.push(PendingSync {

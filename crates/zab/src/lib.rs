@@ -10,6 +10,8 @@
 //! - `core` ([`Zab`]), `leader`, `learner`: the state machine.
 //! - [`error`]: [`StepError`], [`ProposeError`].
 
+#![deny(missing_docs)]
+
 pub mod config;
 mod core;
 pub mod error;

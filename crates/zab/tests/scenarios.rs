@@ -720,3 +720,200 @@ fn zookeeper_3127_snapshot_zxid_matches_applied_tree_under_load() {
         sim.settle(60_000);
     }
 }
+
+// ----- leader side, driven directly ----------------------------------------------------------------
+
+/// Leader 1 of 3 voters + observer 4, established with follower 2 (and observer 4 synced).
+fn established_leader() -> (Zab, Vec<Outbound>) {
+    let mut l = Zab::new(cfg(1, 3), disk(0, 0, 0, 0));
+    let mut sent = Vec::new();
+    l.lead(0);
+    l.step(2, packets::learner_info(false, 0, 2, 0))
+        .expect("FOLLOWERINFO");
+    let rs = take(&mut l);
+    sent.extend(persist(&mut l, &rs));
+    l.step(2, packets::ack_epoch(0, 0)).expect("ACKEPOCH");
+    let rs = take(&mut l);
+    sent.extend(persist(&mut l, &rs));
+    let rs = take(&mut l);
+    sent.extend(persist(&mut l, &rs));
+    l.step(2, packets::bare(packet::ACK, make_zxid(1, 0)))
+        .expect("NEWLEADER ACK");
+    let rs = take(&mut l);
+    sent.extend(persist(&mut l, &rs));
+    assert!(l.accepts_proposals());
+    l.step(4, packets::learner_info(true, 0, 4, 0))
+        .expect("OBSERVERINFO");
+    l.step(4, packets::ack_epoch(0, -1)).expect("ACKEPOCH");
+    l.step(4, packets::bare(packet::ACK, make_zxid(1, 0)))
+        .expect("NEWLEADER ACK");
+    let rs = take(&mut l);
+    sent.extend(persist(&mut l, &rs));
+    (l, sent)
+}
+
+#[test]
+fn leader_discovery_and_sync_packets_are_java_shaped() {
+    let (_, sent) = established_leader();
+    let to2: Vec<(i32, Zxid)> = sent.iter().filter(|m| m.to == 2).map(pkt).collect();
+    assert_eq!(
+        to2,
+        vec![
+            (packet::LEADERINFO, make_zxid(1, 0)),
+            (packet::DIFF, 0),
+            (packet::NEWLEADER, make_zxid(1, 0)),
+            (packet::UPTODATE, -1),
+        ]
+    );
+    let nl = sent
+        .iter()
+        .filter_map(|m| m.packet())
+        .find(|p| p.packet_type == packet::NEWLEADER)
+        .expect("NEWLEADER");
+    assert!(nl
+        .data
+        .as_ref()
+        .is_some_and(|d| d.starts_with(b"server.1=10.0.0.1:2888:3888:participant\n")));
+}
+
+#[test]
+fn leader_commits_in_order_after_quorum_with_own_persisted_ack() {
+    let (mut l, _) = established_leader();
+    let z1 = l.next_zxid().expect("leader");
+    assert_eq!(z1, make_zxid(1, 1));
+    l.propose(z1, Bytes::from_static(b"a")).expect("propose");
+    l.propose(z1 + 1, Bytes::from_static(b"b"))
+        .expect("propose");
+    assert!(l.propose(z1 + 5, Bytes::new()).is_err());
+    let rs = take(&mut l);
+    let props: Vec<(i64, i32, Zxid)> = rs
+        .iter()
+        .flat_map(|r| r.messages.iter())
+        .map(|m| (m.to, pkt(m).0, pkt(m).1))
+        .collect();
+    assert_eq!(
+        props,
+        vec![(2, packet::PROPOSAL, z1), (2, packet::PROPOSAL, z1 + 1)]
+    );
+    // Follower acks the second first: nothing commits (strict order, and no own ack yet).
+    l.step(2, packets::bare(packet::ACK, z1 + 1)).expect("ACK");
+    assert!(take(&mut l).iter().all(|r| r.committed.is_empty()));
+    // Own persist: both have a quorum {1, 2} now? Only z1+1 was acked by 2.
+    persist(&mut l, &rs);
+    assert!(take(&mut l).iter().all(|r| r.committed.is_empty()));
+    l.step(2, packets::bare(packet::ACK, z1)).expect("ACK");
+    let rs = take(&mut l);
+    let committed: Vec<Zxid> = rs
+        .iter()
+        .flat_map(|r| r.committed.iter().map(|p| p.zxid))
+        .collect();
+    assert_eq!(committed, vec![z1, z1 + 1]);
+    let out: Vec<(i64, i32, Zxid)> = rs
+        .iter()
+        .flat_map(|r| r.messages.iter())
+        .map(|m| (m.to, pkt(m).0, pkt(m).1))
+        .collect();
+    assert_eq!(
+        out,
+        vec![
+            (2, packet::COMMIT, z1),
+            (4, packet::INFORM, z1),
+            (2, packet::COMMIT, z1 + 1),
+            (4, packet::INFORM, z1 + 1),
+        ]
+    );
+}
+
+#[test]
+fn leader_surfaces_requests_revalidations_and_touches() {
+    let (mut l, _) = established_leader();
+    let req = zab::ForwardedRequest {
+        from: 2,
+        session_id: 77,
+        cxid: 3,
+        op: jute::consts::op::SYNC,
+        body: Bytes::from_static(&[0, 0, 0, 1, b'/']),
+        authinfo: None,
+    };
+    l.step(2, packets::request(&req)).expect("REQUEST");
+    l.step(2, packets::revalidate_request(77, 4000))
+        .expect("REVALIDATE");
+    let touch = zab::SessionTouch {
+        session_id: 77,
+        timeout: 4000,
+    };
+    l.step(2, packets::ping_reply(make_zxid(1, 0), &[touch]))
+        .expect("PING");
+    let rs = take(&mut l);
+    assert_eq!(rs[0].forwarded_requests, vec![req]);
+    assert_eq!(
+        rs[0].session_events,
+        vec![
+            zab::SessionEvent::RevalidateRequest {
+                from: 2,
+                zxid: -1,
+                session_id: 77,
+                timeout: 4000
+            },
+            zab::SessionEvent::Touch {
+                from: 2,
+                session_id: 77,
+                timeout: 4000
+            }
+        ]
+    );
+    l.answer_revalidate(2, -1, 77, true);
+    l.sync(None, Some(2)).expect("learner sync");
+    let rs = take(&mut l);
+    let to2: Vec<&QuorumPacket> = rs
+        .iter()
+        .flat_map(|r| r.messages.iter())
+        .filter(|m| m.to == 2)
+        .filter_map(|m| m.packet())
+        .collect();
+    assert_eq!(*to2[0], packets::revalidate_answer(-1, 77, true));
+    assert_eq!(
+        to2[1].packet_type,
+        packet::PING,
+        "a sync starts a confirmation round"
+    );
+    assert!(
+        to2.iter().all(|p| p.packet_type != packet::SYNC),
+        "not before the quorum confirms"
+    );
+    l.step(2, packets::ping_reply(make_zxid(1, 0), &[]))
+        .expect("PING reply");
+    let rs = take(&mut l);
+    let sync = rs
+        .iter()
+        .flat_map(|r| r.messages.iter())
+        .find(|m| m.to == 2)
+        .expect("SYNC");
+    assert_eq!(pkt(sync), (packet::SYNC, 0));
+}
+
+#[test]
+fn leader_gives_up_without_a_synced_quorum() {
+    let (mut l, _) = established_leader();
+    l.tick(100);
+    take(&mut l);
+    l.tick(10_000);
+    let rs = take(&mut l);
+    assert!(rs.iter().any(|r| r.role == Some(Role::Looking)));
+    assert!(rs.iter().any(|r| r.serving == Some(false)));
+    assert!(!l.accepts_proposals());
+}
+
+#[test]
+fn malformed_packets_are_errors_not_panics() {
+    let (mut l, _) = established_leader();
+    let junk = QuorumPacket::new(packet::REQUEST, -1, Some(Bytes::from_static(&[1, 2])));
+    assert!(matches!(l.step(2, junk), Err(StepError::Malformed { .. })));
+    let mut f = synced_follower(0);
+    let junk = QuorumPacket::new(packet::PROPOSAL, 5, None);
+    assert!(f.step(1, junk).is_err());
+    let mut g = Zab::new(cfg(1, 3), disk(0, 0, 0, 0));
+    g.lead(0);
+    let junk = QuorumPacket::new(packet::FOLLOWERINFO, 0, Some(Bytes::from_static(&[0; 3])));
+    assert!(g.step(2, junk).is_err());
+}

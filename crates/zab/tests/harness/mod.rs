@@ -127,6 +127,7 @@ struct Msg {
 
 pub struct Sim {
     pub seed: u64,
+    opts_desc: String,
     pub rng: ChaCha8Rng,
     pub now: u64,
     pub opts: Opts,
@@ -216,6 +217,7 @@ impl Sim {
             .collect();
         let mut sim = Sim {
             seed,
+            opts_desc: format!("{opts:?}"),
             rng: ChaCha8Rng::seed_from_u64(seed),
             now: 0,
             opts,
@@ -296,10 +298,10 @@ impl Sim {
             let _ = writeln!(tail, "{t}");
         }
         panic!(
-            "simulation invariant violated (seed {seed}, opts {opts:?}): {what}\n--- last events ---\n{tail}\
+            "simulation invariant violated (seed {seed}, opts {opts}): {what}\n--- last events ---\n{tail}\
              --- replay with: FERRO_SIM_SEED={seed} cargo test --release -p zab --test sim -- --nocapture",
             seed = self.seed,
-            opts = self.opts,
+            opts = self.opts_desc,
         );
     }
 
@@ -806,12 +808,8 @@ impl Sim {
         let Some(i) = self.leader() else { return };
         self.token += 1;
         let t = self.token;
-        let need = self.nodes[i]
-            .zab
-            .as_ref()
-            .and_then(|z| z.next_zxid())
-            .unwrap_or(1)
-            - 1;
+        // Linearizable sync: every write acknowledged before it must be visible after it.
+        let need = self.acked.keys().next_back().copied().unwrap_or(0);
         let sid = self.nodes[i].sid;
         self.pending_syncs.insert(t, (sid, need));
         if let Some(z) = self.nodes[i].zab.as_mut() {
@@ -1031,10 +1029,27 @@ impl Sim {
         let saved = (self.opts.propose_per_s, self.opts.sync_per_s);
         self.opts.propose_per_s = 0.0;
         self.opts.sync_per_s = 0.0;
+        let start = self.now;
         let deadline = self.now + limit_ms;
         let mut final_zxid = None;
+        let mut bounces = 0;
         while self.now < deadline {
             self.step(false);
+            // Java's liveness gap: a peer that accepted a higher epoch from a leader that never
+            // got established cannot join the current leader until the next election. An operator
+            // would restart the leader; so do we (at most a few times).
+            if !self.converged() && self.now > start + 15_000 * (bounces + 1) && bounces < 3 {
+                if let Some(l) = self.leader() {
+                    bounces += 1;
+                    self.note(format!(
+                        "settle: bouncing leader {} to end a stuck join",
+                        l + 1
+                    ));
+                    self.crash(l);
+                    self.nodes[l].down_until = self.now + 50;
+                    final_zxid = None;
+                }
+            }
             if final_zxid.is_none() && self.converged() {
                 final_zxid = self.propose();
             }

@@ -1,0 +1,323 @@
+"""On-disk compatibility with Java ZooKeeper 3.8 (issue 3).
+
+* Java -> ferrokeeper: Java writes a rich tree on a fresh dataDir (several log
+  rolls and snapshots, snapCount=50), is stopped (SIGTERM) or crashed (SIGKILL),
+  ferrokeeper starts on the same directory and must serve exactly the same tree
+  (data, ACL, full stat, children); the ephemeral of a still-alive session is
+  there and the session reconnects with its id and password. Then ferrokeeper
+  writes more, is killed, and Java must serve ferrokeeper's state (round trip).
+* ferrokeeper -> Java: the reverse on a directory ferrokeeper wrote.
+
+Java's log (WARN and above) must not report digest mismatches or load errors.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from kazoo.client import KazooClient
+from kazoo.protocol.states import KazooState
+
+from servers import wait_until
+from storage_util import (CONTAINER, EPHEMERAL, EPHEMERAL_SEQUENTIAL, OPEN_ACL, PERSISTENT,
+                          PERSISTENT_SEQUENTIAL, PERSISTENT_SEQUENTIAL_WITH_TTL, PERSISTENT_WITH_TTL,
+                          Zk, ZkError, diff_dumps, digest_id, dump_tree, log_entries, logs,
+                          make_server, snapshots, zkraw)
+
+R, W, C, D, A = 1, 2, 4, 8, 16
+ALL = 31
+AUTHS = [("digest", "alice:apw"), ("digest", "bob:bpw")]
+ALICE = digest_id("alice", "apw")
+BOB = digest_id("bob", "bpw")
+BIG = 1_000_000
+SNAP_CFG = {"snapCount": 50, "extendedTypesEnabled": "true"}
+HOLDER_TIMEOUT_MS = 40000  # Java's max with tickTime=2000 is 20 ticks
+
+
+class Registry:
+    """Servers and clean-up functions of one test; all stopped/run at its end."""
+
+    def __init__(self):
+        self.servers, self.closers = [], []
+
+    def __call__(self, srv):
+        self.servers.append(srv)
+        return srv
+
+    def cleanup(self, fn):
+        self.closers.append(fn)
+
+    def close(self):
+        for fn in reversed(self.closers):
+            try:
+                fn()
+            except Exception:
+                pass
+        for srv in self.servers:
+            srv.stop()
+
+
+@pytest.fixture
+def reg():
+    r = Registry()
+    yield r
+    r.close()
+
+
+def java_problems(srv) -> list[str]:
+    """Lines of a Java server log that point at a load/digest problem."""
+    bad = ("igest", "Exception", "ERROR", "CRC", "corrupt", "Unreasonable")
+    return [line for line in srv.log_text().splitlines() if any(b in line for b in bad)]
+
+
+def build_rich_tree(port: int, seed: int = 7) -> dict:
+    """Writes the rich tree through raw clients. Returns facts needed by the checks."""
+    rng = random.Random(seed)
+    zk = Zk(port, auths=AUTHS)
+    facts = {}
+    zk.create("/compat", b"root of the compat tree")
+    # nested paths
+    path = "/compat/nest"
+    for depth in range(12):
+        zk.create(path, f"depth {depth}".encode())
+        path += f"/d{depth}"
+    zk.create("/compat/unicode-\u00e9\u4e2d", "\u00e9\u4e2d".encode())
+    # binary data
+    zk.create("/compat/bin", b"")
+    zk.create("/compat/bin/all-bytes", bytes(range(256)) * 4)
+    zk.create("/compat/bin/empty", b"")
+    zk.create("/compat/bin/null", None)
+    big = rng.randbytes(BIG)
+    zk.create("/compat/bin/big", big)
+    zk.set("/compat/bin/big", big[::-1])
+    zk.create("/compat/bin/big2", rng.randbytes(BIG // 2))
+    # ACLs of every scheme
+    zk.create("/compat/acl", b"acl parent")
+    zk.create("/compat/acl/world", b"w", [(ALL, "world", "anyone")])
+    zk.create("/compat/acl/world-ro", b"wro", [(R, "world", "anyone")])
+    zk.create("/compat/acl/digest", b"d", [(R | W, "digest", ALICE)])
+    zk.create("/compat/acl/digest2", b"d2", [(ALL, "digest", ALICE), (R | A, "digest", BOB)])
+    zk.create("/compat/acl/ip-cidr", b"ip", [(ALL, "ip", "127.0.0.0/8")])
+    zk.create("/compat/acl/ip-exact", b"ip1", [(R | C, "ip", "127.0.0.1")])
+    zk.create("/compat/acl/auth", b"auth", [(ALL, "auth", "")])
+    zk.create("/compat/acl/mixed", b"mix", [(R, "world", "anyone"), (W | C | D, "ip", "10.0.0.0/8"),
+                                           (A, "digest", BOB)])
+    zk.create("/compat/acl/noread", b"secret", [(C | D, "world", "anyone"), (A, "digest", BOB)])
+    zk.create("/compat/acl/changed", b"c")
+    zk.set_acl("/compat/acl/changed", [(R | A, "digest", BOB)])
+    zk.set_acl("/compat/acl/changed", [(R | W | A, "digest", BOB), (R, "ip", "127.0.0.1/32")], 1)
+    # sequential nodes (some deleted: cversion and pzxid move)
+    zk.create("/compat/seq", b"")
+    seqs = [zk.create("/compat/seq/n-", str(i).encode(), flags=PERSISTENT_SEQUENTIAL)[0]
+            for i in range(15)]
+    for p in seqs[::3]:
+        zk.delete(p)
+    # containers (kept non-empty, or never used: the container manager leaves those alone)
+    zk.create("/compat/cont", b"container", flags=CONTAINER)
+    zk.create("/compat/cont/child", b"x")
+    zk.create("/compat/cont-empty", b"", flags=CONTAINER)
+    # TTL nodes (an hour: they do not expire during the test)
+    zk.create("/compat/ttl", b"")
+    zk.create("/compat/ttl/t1", b"ttl", flags=PERSISTENT_WITH_TTL, ttl=3_600_000)
+    zk.create("/compat/ttl/s-", b"ttl-seq", flags=PERSISTENT_SEQUENTIAL_WITH_TTL, ttl=7_200_000)
+    # failing requests (Java logs error txns) and multis (one failing)
+    for _ in range(3):
+        with pytest.raises(ZkError):
+            zk.create("/compat/seq", b"dup")
+        with pytest.raises(ZkError):
+            zk.set("/compat/acl/world", b"v", version=42)
+    zk.create("/compat/multi", b"")
+    err, res, _ = zk.multi([
+        ("create", zkraw.enc_create("/compat/multi/a", b"a", OPEN_ACL, 0)),
+        ("create", zkraw.enc_create("/compat/multi/b", b"b", OPEN_ACL, 0)),
+        ("setData", zkraw.enc_set_data("/compat/multi", b"after multi", -1)),
+        ("check", zkraw.enc_path_version("/compat/multi", 1)),
+    ])
+    assert err == 0, res
+    err, res, _ = zk.multi([
+        ("create", zkraw.enc_create("/compat/multi/c", b"c", OPEN_ACL, 0)),
+        ("delete", zkraw.enc_path_version("/compat/multi/a", 5)),
+    ])
+    assert any(r.get("type") == zkraw.OP["error"] for r in res), res
+    # bulk writes: several log rolls and snapshots at snapCount=50, with concurrent writers so
+    # that snapshots are fuzzy
+    zk.create("/compat/bulk", b"")
+    errors = []
+
+    def writer(i):
+        try:
+            c = Zk(port)
+            try:
+                c.create(f"/compat/bulk/w{i}", b"")
+                wr = random.Random(seed * 100 + i)
+                for k in range(60):
+                    p = f"/compat/bulk/w{i}/n{k % 20}"
+                    if k < 20:
+                        c.create(p, wr.randbytes(wr.randrange(0, 300)))
+                    elif k % 7 == 0:
+                        c.delete(p)
+                        c.create(p, b"again")
+                    else:
+                        c.set(p, wr.randbytes(wr.randrange(0, 300)))
+            finally:
+                c.close()
+        except Exception as exc:  # reported by the main thread
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for k in range(60):
+        zk.set("/compat/bulk", f"main {k}".encode())
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
+    # persistent ephemerals of a closed session must be gone; one closed session leaves nothing
+    c = Zk(port)
+    c.create("/compat/eph-closed", b"", flags=EPHEMERAL)
+    c.close()
+    zk.close()
+
+    # an ephemeral held by a live session (kept open by the caller, not closed)
+    holder = Zk(port, timeout_ms=HOLDER_TIMEOUT_MS)
+    holder.create("/compat/eph-live", b"held", flags=EPHEMERAL)
+    holder.create("/compat/seq/e-", b"eseq", flags=EPHEMERAL_SEQUENTIAL)
+    facts["holder"] = holder
+    return facts
+
+
+def check_session_reconnects(srv, holder: Zk, reg):
+    """The holder's ephemerals are present and its session reconnects with id + password."""
+    sid, pw = holder.session_id, holder.passwd
+    holder.drop()
+    zk = Zk(srv.port, auths=AUTHS)
+    reg.cleanup(zk.drop)
+    stat = zk.exists("/compat/eph-live")
+    assert stat is not None, "ephemeral of the live session lost"
+    assert stat["ephemeralOwner"] == sid
+    client = KazooClient(hosts=srv.hosts, client_id=(sid, pw), timeout=HOLDER_TIMEOUT_MS / 1000)
+    reg.cleanup(lambda: (client.stop(), client.close()))
+    states = []
+    client.add_listener(states.append)
+    client.start(timeout=15)
+    assert client.client_id[0] == sid, f"got a new session {client.client_id[0]:#x}, wanted {sid:#x}"
+    assert KazooState.LOST not in states, states
+    data, kstat = client.get("/compat/eph-live")
+    assert data == b"held" and kstat.ephemeralOwner == sid
+    # closing the session now removes its ephemerals
+    client.stop()
+    wait_until(lambda: zk.exists("/compat/eph-live") is None, 10, message="ephemeral removed on close")
+    zk.close()
+
+
+def start_or_fail(srv):
+    try:
+        srv.start()
+    except Exception as exc:
+        pytest.fail(f"{srv.impl} failed to start on the other's dataDir: {exc}", pytrace=False)
+
+
+def do_stop(srv, mode):
+    if mode == "sigkill":
+        srv.kill()
+    else:
+        srv.stop()
+
+
+@pytest.mark.parametrize("mode", ["sigterm", "sigkill"])
+def test_java_to_ferrokeeper(tmp_path, reg, mode):
+    data = tmp_path / "data"
+    java = reg(make_server("java", tmp_path / "java", data, **SNAP_CFG))
+    start_or_fail(java)
+    facts = build_rich_tree(java.port)
+    reg.cleanup(facts["holder"].drop)
+    zk = Zk(java.port, auths=AUTHS)
+    before = dump_tree(zk)
+    zk.close()
+    assert len(snapshots(data)) >= 3 and len(logs(data)) >= 3, "workload did not roll logs/snapshots"
+    do_stop(java, mode)
+
+    fk = reg(make_server("ferrokeeper", tmp_path / "fk", data, port=java.port, **SNAP_CFG))
+    start_or_fail(fk)
+    zk = Zk(fk.port, auths=AUTHS)
+    after = dump_tree(zk)
+    zk.close()
+    diffs = diff_dumps(before, after)
+    assert not diffs, "ferrokeeper serves a different tree than Java wrote:\n" + "\n".join(diffs)
+    check_session_reconnects(fk, facts["holder"], reg)
+
+    # round trip: ferrokeeper appends to Java's history, Java reads it back
+    zk = Zk(fk.port, auths=AUTHS)
+    for k in range(120):
+        zk.set("/compat/bulk", f"fk {k}".encode())
+        if k % 10 == 0:
+            zk.create(f"/compat/fk-{k}", bytes([k]) * k, [(R | W, "digest", ALICE)])
+    zk.delete("/compat/cont/child")  # the container may now be reaped by either server
+    zk.delete("/compat/cont")
+    before2 = dump_tree(zk)
+    zk.close()
+    fk.kill()
+    java2 = reg(make_server("java", tmp_path / "java2", data, port=fk.port, **SNAP_CFG))
+    start_or_fail(java2)
+    zk = Zk(java2.port, auths=AUTHS)
+    after2 = dump_tree(zk)
+    zk.close()
+    diffs = diff_dumps(before2, after2)
+    assert not diffs, "Java serves a different tree than ferrokeeper wrote:\n" + "\n".join(diffs)
+    problems = java_problems(java2)
+    assert not problems, "Java complained while loading ferrokeeper's files:\n" + "\n".join(problems[:20])
+
+
+@pytest.mark.parametrize("mode", ["sigterm", "sigkill"])
+def test_ferrokeeper_to_java(tmp_path, reg, mode):
+    data = tmp_path / "data"
+    fk = reg(make_server("ferrokeeper", tmp_path / "fk", data, **SNAP_CFG))
+    start_or_fail(fk)
+    facts = build_rich_tree(fk.port)
+    reg.cleanup(facts["holder"].drop)
+    zk = Zk(fk.port, auths=AUTHS)
+    before = dump_tree(zk)
+    zk.close()
+    assert len(snapshots(data)) >= 3 and len(logs(data)) >= 3, "workload did not roll logs/snapshots"
+    do_stop(fk, mode)
+
+    java = reg(make_server("java", tmp_path / "java", data, port=fk.port, **SNAP_CFG))
+    start_or_fail(java)
+    zk = Zk(java.port, auths=AUTHS)
+    after = dump_tree(zk)
+    zk.close()
+    diffs = diff_dumps(before, after)
+    assert not diffs, "Java serves a different tree than ferrokeeper wrote:\n" + "\n".join(diffs)
+    check_session_reconnects(java, facts["holder"], reg)
+    problems = java_problems(java)
+    assert not problems, "Java complained while loading ferrokeeper's files:\n" + "\n".join(problems[:20])
+
+
+def test_log_files_are_java_shaped(tmp_path, reg):
+    """Every log ferrokeeper writes parses with Java's framing, zxids strictly increase across
+    files, file names are the first zxid in them, and snapshots are named by a logged zxid."""
+    data = tmp_path / "data"
+    fk = reg(make_server("ferrokeeper", tmp_path / "fk", data, snapCount=20))
+    start_or_fail(fk)
+    zk = Zk(fk.port)
+    zk.create("/shape", b"")
+    for k in range(100):
+        zk.create(f"/shape/n{k}", b"x" * k)
+    zk.close()
+    fk.stop()
+    prev = 0
+    for p in logs(data):
+        raw = p.read_bytes()
+        assert raw[:16] == b"ZKLG" + (2).to_bytes(4, "big") + bytes(8), f"{p.name}: header {raw[:16].hex()}"
+        ents = log_entries(p)
+        if not ents:
+            continue
+        assert ents[0]["zxid"] == int(p.name.split(".")[1], 16), f"{p.name} starts at {ents[0]['zxid']:#x}"
+        for e in ents:
+            assert e["zxid"] > prev, f"{p.name}@{e['offset']}: zxid {e['zxid']:#x} after {prev:#x}"
+            prev = e["zxid"]
+    assert len(snapshots(data)) >= 3
