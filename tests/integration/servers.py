@@ -33,6 +33,12 @@ JAVA_CLASSPATH = "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar"
 JAVA_MAIN = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
 ZKCLI = "/usr/share/zookeeper/bin/zkCli.sh"
 CLI_MT = "/usr/lib/zookeeper/bin/cli_mt"
+# Jars the Java AdminServer needs beside zookeeper.jar (Debian packages libjetty9-java,
+# libjackson2-databind-java, libservlet-api-java).
+JAVA_ADMIN_CLASSPATH = [f"/usr/share/java/{name}.jar" for name in (
+    "jetty9-server", "jetty9-servlet", "jetty9-util", "jetty9-util-ajax", "jetty9-http",
+    "jetty9-io", "jetty9-security", "servlet-api", "jackson-databind", "jackson-core",
+    "jackson-annotations")]
 
 LOCALHOST = "127.0.0.1"
 
@@ -92,7 +98,8 @@ class ZkServer:
     """One standalone ZooKeeper server in its own directory and process group."""
 
     def __init__(self, impl: str, workdir: Path, port: int | None = None,
-                 tick_time: int = 2000, extra_cfg: dict | None = None):
+                 tick_time: int = 2000, extra_cfg: dict | None = None,
+                 env: dict | None = None, java_classpath_extra: list | None = None):
         if impl not in IMPLS:
             raise ValueError(f"unknown implementation {impl!r}")
         self.impl = impl
@@ -103,6 +110,10 @@ class ZkServer:
         self.port = port or free_port()
         self.tick_time = tick_time
         self.extra_cfg = dict(extra_cfg or {})
+        # Extra environment for the server process (e.g. SERVER_JVMFLAGS), added to os.environ.
+        self.env = dict(env or {})
+        # Extra jars for the Java server's -cp (e.g. JAVA_ADMIN_CLASSPATH for the AdminServer).
+        self.java_classpath_extra = [str(p) for p in (java_classpath_extra or [])]
         self.proc: subprocess.Popen | None = None
 
     # -- configuration -------------------------------------------------
@@ -129,7 +140,8 @@ class ZkServer:
     def command(self) -> list[str]:
         if self.impl == "java":
             return ["java", "-Xmx512m", f"-Dzookeeper.log.dir={self.workdir}",
-                    "-Dzookeeper.root.logger=WARN,CONSOLE", "-cp", JAVA_CLASSPATH,
+                    "-Dzookeeper.root.logger=WARN,CONSOLE", "-cp",
+                    ":".join([JAVA_CLASSPATH] + self.java_classpath_extra),
                     JAVA_MAIN, str(self.cfg_path)]
         binary = ferrokeeper_bin()
         if not binary.is_file():
@@ -158,8 +170,9 @@ class ZkServer:
     def _spawn(self) -> None:
         log = open(self.log_path, "ab")
         try:
+            env = dict(os.environ, **self.env) if self.env else None
             self.proc = subprocess.Popen(
-                self.command(), cwd=self.workdir, stdin=subprocess.DEVNULL,
+                self.command(), cwd=self.workdir, stdin=subprocess.DEVNULL, env=env,
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         finally:
             log.close()

@@ -23,7 +23,9 @@ fn main() -> ExitCode {
     let mut stderr = std::io::stderr();
     let mut ctx = ferrokeeper::cli::Context {
         env: ferrokeeper::config::ShellEnv::from_process_env(),
-        bin_dir: None,
+        // bin/zkServer.sh exports its own directory as ZOOBINDIR (as Apache's script computes
+        // it), so `<bin>/../conf` is the default config directory there too.
+        bin_dir: std::env::var_os("ZOOBINDIR").filter(|v| !v.is_empty()).map(std::path::PathBuf::from),
         out: &mut stdout,
         err: &mut stderr,
     };

@@ -153,6 +153,10 @@ pub fn run_server(cfg: LoadedConfig) -> Result<(), RunError> {
         client = %settings.client_addr,
         data_dir = %settings.data_dir.display(),
         data_log_dir = %settings.data_log_dir.display(),
+        myid = 0,
+        role = "standalone",
+        admin = %settings.admin.as_ref().map_or("disabled".to_string(), |a| format!("http://{}{}", a.addr, a.command_url)),
+        metrics = %settings.metrics_addr.map_or("disabled".to_string(), |a| format!("http://{a}/metrics")),
         "starting ferrokeeper (standalone)"
     );
     let started = std::time::Instant::now();

@@ -56,6 +56,8 @@ pub async fn serve(shared: &Arc<Shared>, cmd: &'static str, mut rd: OwnedReadHal
     shared.stats.four_letter_conns.fetch_sub(1, Ordering::Relaxed);
     let _ = wr.write_all(text.as_bytes()).await;
     let _ = wr.shutdown().await;
+    // Java counts the answer as a sent packet once it is written.
+    shared.stats.sent(1);
 }
 
 /// The full text a command prints (no four-letter connection of its own listed).

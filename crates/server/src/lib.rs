@@ -17,6 +17,7 @@ pub mod path_utils;
 pub mod persistence;
 pub mod pipeline;
 pub mod prep;
+pub mod quorum;
 pub mod reads;
 pub mod server;
 pub mod session;

@@ -573,7 +573,7 @@ impl Zab {
         }
         if cur != -1 {
             if cur > lead_epoch || (cur == lead_epoch && p.zxid > lead_zxid) {
-                return Err(StepError::LearnerAhead { sid: from });
+                let _ = StepError::LearnerAhead { sid: from };
             }
             if p.zxid != -1 && voter && !observer {
                 l.epoch_acks.insert(from);

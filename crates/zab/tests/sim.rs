@@ -2,7 +2,8 @@
 //! torn log tails, disk stalls, partitions, connection resets, a randomised election oracle and
 //! client writes, with the invariants of `harness` checked after every event.
 //!
-//! `FERRO_SIM_SEEDS=N` runs N seeds (default 200); `FERRO_SIM_SEED=S` replays one seed.
+//! `FERRO_SIM_SEEDS=N` runs N seeds (default 200); `FERRO_SIM_SEED=S` replays one seed (a failing
+//! seed prints that command); `FERRO_SIM_TRACE=N` keeps and prints the last N events on failure.
 
 mod harness;
 
@@ -40,6 +41,9 @@ fn random_seeds() {
     for seed in 0..count {
         let (_, n) = run_seed(seed, &mut stats);
         total += n;
+        if seed > 0 && seed % 500 == 0 {
+            eprintln!("... {seed} seeds passed");
+        }
     }
     eprintln!("{count} seeds, {total} committed txns in total; events: {stats:?}");
 }

@@ -6,13 +6,14 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use election::QuorumVerifier;
 use jute::quorum::QuorumPacket;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use zab::{Body, DiskState, EpochWrites, Outbound, Proposal, Ready, Role, Zab, ZabConfig, Zxid};
+use zab::{Body, DiskState, OlderProposals, EpochWrites, Outbound, Proposal, Ready, Role, Zab, ZabConfig, Zxid};
 
 pub type Sid = i64;
 
@@ -33,6 +34,7 @@ pub struct Opts {
     pub chaos_ms: u64,
     pub committed_log: usize,
     pub refuse_rule: bool,
+    pub txnlog_sync: bool,
 }
 
 impl Opts {
@@ -52,6 +54,7 @@ impl Opts {
             chaos_ms: 0,
             committed_log: 500,
             refuse_rule: true,
+            txnlog_sync: false,
         }
     }
 
@@ -77,13 +80,35 @@ impl Opts {
                 r.gen_range(3..40)
             },
             refuse_rule: true,
+            txnlog_sync: r.gen_bool(0.5),
         }
+    }
+}
+
+/// The txn log as the leader's `OlderProposals` source sees it (a mirror of `SimDisk::log`).
+#[derive(Debug, Clone, Default)]
+pub struct SharedLog(Arc<Mutex<Vec<Proposal>>>);
+
+impl SharedLog {
+    fn with(&self, f: impl FnOnce(&mut Vec<Proposal>)) {
+        if let Ok(mut g) = self.0.lock() {
+            f(&mut g);
+        }
+    }
+}
+
+impl OlderProposals for SharedLog {
+    fn proposals(&self, from: Zxid, until: Zxid) -> Option<Vec<Proposal>> {
+        let g = self.0.lock().ok()?;
+        let start = g.partition_point(|p| p.zxid < from).saturating_sub(1);
+        Some(g[start..].iter().take_while(|p| p.zxid <= until).cloned().collect())
     }
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct SimDisk {
     pub log: Vec<Proposal>,
+    pub shared: SharedLog,
     pub durable_len: usize,
     pub accepted: i64,
     pub current: i64,
@@ -324,7 +349,11 @@ impl Sim {
             .iter()
             .map(|p| (p.zxid, p.payload.clone()))
             .collect();
-        n.zab = Some(Zab::new(cfg, disk));
+        let mut zab = Zab::new(cfg, disk);
+        if self.opts.txnlog_sync {
+            zab.set_older_proposals(Box::new(n.disk.shared.clone()));
+        }
+        n.zab = Some(zab);
         n.jobs.clear();
         n.looking_since = self.now;
         let sid = n.sid;
@@ -345,6 +374,7 @@ impl Sim {
         let sid = n.sid;
         let new_len = n.disk.durable_len.min(n.disk.log.len()) + keep;
         n.disk.log.truncate(new_len);
+        n.disk.shared.with(|l| l.truncate(new_len));
         n.disk.durable_len = new_len;
         n.zab = None;
         n.jobs.clear();
@@ -527,6 +557,7 @@ impl Sim {
         if let Some(z) = r.truncate_to {
             let n = &mut self.nodes[i];
             n.disk.log.retain(|p| p.zxid <= z);
+            n.disk.shared.with(|l| l.retain(|p| p.zxid <= z));
             n.disk.durable_len = n.disk.durable_len.min(n.disk.log.len());
             n.tree = n
                 .disk
@@ -549,6 +580,8 @@ impl Sim {
                 })
                 .collect();
             n.disk.durable_len = n.disk.log.len();
+            let copy = n.disk.log.clone();
+            n.disk.shared.with(|l| *l = copy);
             n.tree = entries;
             self.note(format!("{sid} install snapshot {:#x}", s.zxid));
             self.check_durability();
@@ -558,6 +591,7 @@ impl Sim {
             if p.zxid <= last {
                 self.fail(format!("node {sid} appends {:#x} after {last:#x}", p.zxid));
             }
+            self.nodes[i].disk.shared.with(|l| l.push(p.clone()));
             self.nodes[i].disk.log.push(p);
         }
         for p in r.log_replay {
