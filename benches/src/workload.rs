@@ -79,6 +79,9 @@ pub struct LoadConfig {
     pub multi_ops: usize,
     pub watchers: usize,
     pub root: String,
+    /// Delete what `create` made once measuring ends (unmeasured), so repeated runs do not
+    /// grow the tree by however many creates the faster server managed.
+    pub cleanup: bool,
 }
 
 impl LoadConfig {
@@ -157,7 +160,7 @@ impl Errors {
 
 /// Pipelined creation of `root/data/...` znodes `from..to` with `payload` bytes each
 /// (`parallel` sessions × `inflight` outstanding creates). Existing znodes are skipped.
-/// Returns the number of errors other than NodeExists.
+/// Returns the number of errors other than NodeExists and a few of their messages.
 pub async fn populate(
     servers: &[String],
     root: &str,
@@ -166,14 +169,14 @@ pub async fn populate(
     payload: usize,
     parallel: usize,
     inflight: usize,
-) -> anyhow::Result<u64> {
+) -> anyhow::Result<(u64, Vec<String>)> {
     let c0 = connect(&servers[0]).await?;
     ensure(&c0, root, b"").await?;
     ensure(&c0, &format!("{root}/data"), b"").await?;
     ensure(&c0, &format!("{root}/c"), b"").await?;
     ensure(&c0, &format!("{root}/fan"), b"").await?;
     if to <= from {
-        return Ok(0);
+        return Ok((0, vec![]));
     }
     let mut clients = vec![c0];
     for i in 1..parallel.max(1) {
@@ -222,7 +225,8 @@ pub async fn populate(
             t.await?;
         }
     }
-    Ok(errors.count.load(Ordering::Relaxed))
+    let samples = errors.samples.lock().unwrap().clone();
+    Ok((errors.count.load(Ordering::Relaxed), samples))
 }
 
 /// Makes sure `cfg.znodes` data znodes exist (cheap check of the last one first).
@@ -233,9 +237,12 @@ pub async fn ensure_populated(cfg: &LoadConfig) -> anyhow::Result<()> {
             .await?
             .is_none();
     if need || c.check_stat(&format!("{}/fan", cfg.root)).await?.is_none() {
-        let errs = populate(&cfg.servers, &cfg.root, 0, cfg.znodes, cfg.payload, 4, 64).await?;
+        let (errs, samples) =
+            populate(&cfg.servers, &cfg.root, 0, cfg.znodes, cfg.payload, 4, 64).await?;
         if errs > 0 {
-            return Err(anyhow!("{errs} errors while pre-populating"));
+            return Err(anyhow!(
+                "{errs} errors while pre-populating, e.g. {samples:?}"
+            ));
         }
     }
     Ok(())
@@ -279,6 +286,7 @@ pub async fn run(cfg: &LoadConfig) -> anyhow::Result<RunResult> {
                 let mut h = new_histogram();
                 let mut rng = rand::rngs::SmallRng::from_entropy();
                 let mut n: u64 = 0;
+                let mut created: Vec<u64> = Vec::new();
                 loop {
                     let now = Instant::now();
                     if now >= deadline || stop.load(Ordering::Relaxed) {
@@ -287,6 +295,9 @@ pub async fn run(cfg: &LoadConfig) -> anyhow::Result<RunResult> {
                     let in_window = now >= measure_from;
                     let t0 = Instant::now();
                     let res = one_op(&c, &cfg, &data, &mut rng, run_tag, si, ti, n).await;
+                    if cfg.workload == Workload::Create && cfg.cleanup && res.is_ok() {
+                        created.push(n);
+                    }
                     n += 1;
                     let lat = t0.elapsed();
                     if in_window {
@@ -304,17 +315,34 @@ pub async fn run(cfg: &LoadConfig) -> anyhow::Result<RunResult> {
                         errors.record(&format!("{} (warmup)", cfg.workload.name()), e);
                     }
                 }
-                h
+                (h, c, created, si, ti)
             }));
         }
     }
     let mut hist = new_histogram();
+    let mut cleanups = Vec::new();
+    let mut end = Instant::now();
     for t in tasks {
-        let h = t.await?;
+        let (h, c, created, si, ti) = t.await?;
+        end = Instant::now();
         hist.add(&h).ok();
+        if !created.is_empty() {
+            let root = cfg.root.clone();
+            let errors = errors.clone();
+            cleanups.push(tokio::spawn(async move {
+                for n in created {
+                    let path = format!("{root}/c/r{run_tag:08x}-{si}-{ti}-{n}");
+                    if let Err(e) = c.delete(&path, None).await {
+                        errors.record("cleanup delete (unmeasured)", e);
+                    }
+                }
+            }));
+        }
     }
-    let end = Instant::now();
     let elapsed = end.saturating_duration_since(measure_from).as_secs_f64();
+    for t in cleanups {
+        t.await?;
+    }
     let mut base = cfg.base_result();
     base.error_samples = errors.samples.lock().unwrap().clone();
     if cfg.workload == Workload::Multi {

@@ -336,6 +336,7 @@ impl Ctx {
             multi_ops: a.multi_ops,
             watchers: a.watchers,
             root: "/ferro-bench".into(),
+            cleanup: true,
         }
     }
 
@@ -401,8 +402,9 @@ impl Ctx {
         self.report.problems.push(p);
     }
 
-    fn populate(&self, servers: &[String], from: usize, to: usize) -> anyhow::Result<u64> {
-        self.rt.block_on(workload::populate(
+    /// Pipelined create of data znodes `from..to`; errors become problem entries.
+    fn populate(&mut self, servers: &[String], from: usize, to: usize) -> anyhow::Result<u64> {
+        let (n, samples) = self.rt.block_on(workload::populate(
             servers,
             "/ferro-bench",
             from,
@@ -410,7 +412,13 @@ impl Ctx {
             self.args.payload,
             4,
             64,
-        ))
+        ))?;
+        if n > 0 {
+            self.problem(format!(
+                "populate {from}..{to} on {servers:?}: {n} errors, e.g. {samples:?}"
+            ));
+        }
+        Ok(n)
     }
 
     fn port(&self, off: u16) -> u16 {
@@ -461,9 +469,6 @@ impl Ctx {
                 self.sides[i].name,
                 t.elapsed().as_secs_f64()
             );
-            if errs > 0 {
-                self.problem(format!("{}: {errs} errors populating", self.sides[i].name));
-            }
         }
         if do_main {
             for round in 1..=self.args.rounds {
@@ -525,12 +530,8 @@ impl Ctx {
         let mut have = 0;
         for &count in &self.args.rss_counts.clone() {
             let t = Instant::now();
-            let errs = self.populate(&servers, have, count)?;
+            self.populate(&servers, have, count)?;
             let el = t.elapsed().as_secs_f64();
-            if errs > 0 {
-                r.errors
-                    .push(format!("{errs} errors populating to {count}"));
-            }
             r.populate_per_s.push((count, (count - have) as f64 / el));
             have = count;
             std::thread::sleep(Duration::from_millis(1000));
@@ -676,21 +677,35 @@ impl Ctx {
             let mut modes = Vec::new();
             let mut failure = None;
             for n in &mut nodes {
-                let left = limit.saturating_sub(t.elapsed());
-                if let Some(st) = n.proc.exited() {
-                    failure = Some(format!(
-                        "node on {} exited ({st}): {}",
-                        n.port,
-                        n.proc.log_tail(5)
-                    ));
-                    break;
-                }
-                match procs::wait_mode(n.port, &["leader", "follower"], left) {
-                    Ok(m) => modes.push(m),
-                    Err(e) => {
-                        failure = Some(format!("{e}; log tail: {}", n.proc.log_tail(5)));
+                // Poll both the mode and the process, so a node that exits fails fast.
+                loop {
+                    if let Some(st) = n.proc.exited() {
+                        failure = Some(format!(
+                            "node on {} exited ({st}): {}",
+                            n.port,
+                            last_line(&n.proc.log_tail(5))
+                        ));
                         break;
                     }
+                    if let Some(m) =
+                        procs::mode(n.port).filter(|m| m == "leader" || m == "follower")
+                    {
+                        modes.push(m);
+                        break;
+                    }
+                    if t.elapsed() > limit {
+                        failure = Some(format!(
+                            "port {}: no leader/follower mode within {limit:?} (srvr says {:?}); last log line: {}",
+                            n.port,
+                            procs::mode(n.port),
+                            last_line(&n.proc.log_tail(5))
+                        ));
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                if failure.is_some() {
+                    break;
                 }
             }
             let name = self.sides[side].name.clone();
@@ -733,10 +748,7 @@ impl Ctx {
             })
             .collect();
         for s in &servers {
-            let errs = self.populate(s, 0, self.args.znodes)?;
-            if errs > 0 {
-                self.problem(format!("ensemble populate: {errs} errors"));
-            }
+            self.populate(s, 0, self.args.znodes)?;
         }
         for round in 1..=self.args.rounds {
             for w in self.args.ensemble_workloads.clone() {
@@ -775,6 +787,15 @@ fn empty_result(cfg: &LoadConfig) -> RunResult {
         max_us: 0,
         note: String::new(),
     }
+}
+
+fn last_line(s: &str) -> String {
+    s.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim()
+        .to_string()
 }
 
 fn mib(b: u64) -> String {

@@ -54,6 +54,9 @@ struct Args {
     /// Client runtime worker threads.
     #[arg(long, default_value_t = 2)]
     client_threads: usize,
+    /// Keep the znodes `create` made (default: delete them, unmeasured, after the run).
+    #[arg(long)]
+    keep_created: bool,
     /// Write results as JSON here.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
@@ -83,6 +86,7 @@ fn main() -> anyhow::Result<()> {
             multi_ops: a.multi_ops,
             watchers: a.watchers,
             root: a.root.clone(),
+            cleanup: !a.keep_created,
         };
         let r = rt.block_on(async {
             ensure_populated(&cfg).await?;

@@ -292,27 +292,76 @@ impl TxnLog for FileTxnLog {
     }
 }
 
-/// Takes a snapshot whenever the log stage asks for one (after a roll).
-pub fn snapshot_loop(
-    shared: Arc<Shared>,
-    dirs: DataDirs,
+/// A fuzzy snapshot of a live tree, as Java takes them: the name is the zxid applied when it
+/// starts, nodes are copied a chunk at a time under the read lock (writes go on between chunks), and
+/// recovery replays the log from that zxid. Nodes created after the start are left out with their
+/// subtree (replay recreates them); a node whose ACL changed to a list created after the start is
+/// written with the open ACL index (replay of its setACL restores it), so every index in the file is
+/// in the file's ACL cache.
+pub fn write_fuzzy_snapshot(
+    shared: &Shared,
+    dirs: &DataDirs,
     compression: Compression,
-    rx: Receiver<()>,
-) {
+) -> Result<PathBuf, storage::Error> {
+    let sessions: Vec<(i64, i32)> = {
+        let m = shared.db_sessions.lock();
+        let mut v: Vec<(i64, i32)> = m.iter().map(|(k, v)| (*k, *v)).collect();
+        v.sort_unstable();
+        v
+    };
+    let (zxid, acls) = {
+        let t = shared.tree.read();
+        (t.last_processed_zxid(), t.acl_cache_entries())
+    };
+    let known: std::collections::HashSet<i64> = acls.iter().map(|(i, _)| *i).collect();
+    let mut w = SnapshotFileWriter::create(
+        &dirs.snap_dir,
+        zxid,
+        SnapshotFileOptions { compression, atomic: false, fsync: true },
+    )?;
+    w.write_sessions(sessions.iter().copied())?;
+    w.write_acl_cache(acls.iter().map(|(i, a)| (*i, a.as_slice())))?;
+    const CHUNK: usize = 4096;
+    let mut stack: Vec<String> = vec![String::new()];
+    let mut batch: Vec<(String, Option<Bytes>, i64, StatPersisted)> = Vec::with_capacity(CHUNK);
+    while !stack.is_empty() {
+        {
+            let t = shared.tree.read();
+            while batch.len() < CHUNK {
+                let Some(path) = stack.pop() else { break };
+                let key = if path.is_empty() { "/" } else { path.as_str() };
+                let Some(node) = t.node(key) else { continue };
+                if node.stat.czxid > zxid && !path.is_empty() {
+                    continue;
+                }
+                let acl = if node.acl == crate::data_tree::OPEN_ACL_INDEX || known.contains(&node.acl) {
+                    node.acl
+                } else {
+                    crate::data_tree::OPEN_ACL_INDEX
+                };
+                let mut kids: Vec<&str> = node.children().collect();
+                kids.sort_unstable();
+                for k in kids.iter().rev() {
+                    stack.push(if path.is_empty() { format!("/{k}") } else { format!("{path}/{k}") });
+                }
+                batch.push((path, node.data.clone(), acl, node.stat.clone()));
+            }
+        }
+        for (path, data, acl, stat) in batch.drain(..) {
+            w.write_node(&path, data.as_deref(), acl, &stat)?;
+        }
+    }
+    let digest = shared.tree.read().last_zxid_digest().map(|d| (d.zxid, d.digest));
+    w.finish(Some(digest.unwrap_or((0, 0))), None)
+}
+
+/// Takes a snapshot whenever the log stage asks for one (after a roll).
+pub fn snapshot_loop(shared: Arc<Shared>, dirs: DataDirs, compression: Compression, rx: Receiver<()>) {
     while rx.recv().is_ok() {
         while rx.try_recv().is_ok() {}
-        let sessions: Vec<(i64, i32)> = {
-            let m = shared.db_sessions.lock();
-            let mut v: Vec<(i64, i32)> = m.iter().map(|(k, v)| (*k, *v)).collect();
-            v.sort_unstable();
-            v
-        };
         let started = std::time::Instant::now();
-        let tree = shared.tree.read();
-        match write_snapshot(&dirs, &tree, &sessions, compression) {
-            Ok(p) => {
-                info!(file = %p.display(), ms = started.elapsed().as_millis() as u64, "snapshot written")
-            }
+        match write_fuzzy_snapshot(&shared, &dirs, compression) {
+            Ok(p) => info!(file = %p.display(), ms = started.elapsed().as_millis() as u64, "snapshot written"),
             Err(e) => error!(error = %e, "snapshot failed"),
         }
     }

@@ -7,6 +7,7 @@
 //! - [`ready`]: [`Ready`], the batch of work handed to the driver ("persist before ACK").
 //! - [`config`]: [`ZabConfig`] and the [`DiskState`] recovered at startup.
 //! - [`history`]: the committed log and the [`OlderProposals`] hook for txn-log DIFF.
+//! - `sync_plan` ([`plan_sync`]): Java's DIFF/TRUNC/SNAP choice.
 //! - `core` ([`Zab`]), `leader`, `learner`: the state machine.
 //! - [`error`]: [`StepError`], [`ProposeError`].
 
@@ -20,6 +21,7 @@ mod leader;
 mod learner;
 pub mod packets;
 pub mod ready;
+mod sync_plan;
 pub mod zxid;
 
 /// A server id (`myid`).
@@ -29,10 +31,10 @@ pub use crate::core::Zab;
 pub use config::{DiskState, ZabConfig};
 pub use error::{ProposeError, StepError};
 pub use history::{CommittedLog, OlderProposals};
-pub use leader::{plan_sync, SyncHead, SyncPlan};
 pub use packets::{ForwardedRequest, SessionTouch};
 pub use ready::{
     Alert, Body, EpochWrites, Outbound, Proposal, Ready, ReadyNumber, Role, SessionEvent,
     SnapshotInstall, SyncReply,
 };
+pub use sync_plan::{plan_sync, SyncHead, SyncPlan};
 pub use zxid::Zxid;

@@ -13,7 +13,10 @@ use election::QuorumVerifier;
 use jute::quorum::QuorumPacket;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use zab::{Body, DiskState, OlderProposals, EpochWrites, Outbound, Proposal, Ready, Role, Zab, ZabConfig, Zxid};
+use zab::{
+    Body, DiskState, EpochWrites, OlderProposals, Outbound, Proposal, Ready, Role, Zab, ZabConfig,
+    Zxid,
+};
 
 pub type Sid = i64;
 
@@ -101,7 +104,13 @@ impl OlderProposals for SharedLog {
     fn proposals(&self, from: Zxid, until: Zxid) -> Option<Vec<Proposal>> {
         let g = self.0.lock().ok()?;
         let start = g.partition_point(|p| p.zxid < from).saturating_sub(1);
-        Some(g[start..].iter().take_while(|p| p.zxid <= until).cloned().collect())
+        Some(
+            g[start..]
+                .iter()
+                .take_while(|p| p.zxid <= until)
+                .cloned()
+                .collect(),
+        )
     }
 }
 
@@ -665,7 +674,15 @@ impl Sim {
                 ));
             }
         } else if committed {
-            // A commit must extend what the node already applied with committed history only.
+            // Newly committed: it must already be durable on a quorum of voters (ACK after fsync).
+            let count = self.durable_copies(p.zxid, &p.payload);
+            let quorum = self.opts.nodes / 2 + 1;
+            if count < quorum {
+                self.fail(format!(
+                    "txn {:#x} committed while durable on only {count} voters",
+                    p.zxid
+                ));
+            }
             self.committed.insert(p.zxid, p.payload.clone());
         }
         self.nodes[i].tree.push((p.zxid, p.payload));
@@ -700,6 +717,19 @@ impl Sim {
             }
             self.drain(i);
         }
+    }
+
+    fn durable_copies(&self, z: Zxid, payload: &Bytes) -> usize {
+        self.nodes
+            .iter()
+            .filter(|n| !n.observer)
+            .filter(|n| {
+                let durable = &n.disk.log[..n.disk.durable_len.min(n.disk.log.len())];
+                durable
+                    .binary_search_by_key(&z, |p| p.zxid)
+                    .is_ok_and(|k| durable[k].payload == *payload)
+            })
+            .count()
     }
 
     /// Every committed txn is durable on a quorum of voters.
