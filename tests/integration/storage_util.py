@@ -215,7 +215,7 @@ TXN_HEADER = struct.Struct(">qiqqi")  # clientId, cxid, zxid, time, type
 
 
 def zxid_of(name: str) -> int:
-    return int(name.split(".", 1)[1], 16)
+    return int(name.split(".")[1], 16)
 
 
 def version2(data_dir: Path) -> Path:
@@ -267,11 +267,14 @@ def all_log_entries(data_dir: Path) -> list[dict]:
 # ---------------------------------------------------------------- servers
 
 def make_server(impl: str, workdir: Path, data_dir: Path, port: int | None = None,
-                tick_time: int = 2000, **cfg) -> ZkServer:
-    """A ZkServer of ``impl`` in ``workdir`` whose dataDir is ``data_dir``."""
+                tick_time: int = 2000, java_cp=(), **cfg) -> ZkServer:
+    """A ZkServer of ``impl`` in ``workdir`` whose dataDir is ``data_dir``.
+
+    ``cfg`` keys become zoo.cfg keys (``__`` stands for a dot)."""
     extra = {"dataDir": Path(data_dir)}
     extra.update({k.replace("__", "."): v for k, v in cfg.items()})
-    srv = ZkServer(impl, workdir, port=port, tick_time=tick_time, extra_cfg=extra)
+    srv = ZkServer(impl, workdir, port=port, tick_time=tick_time, extra_cfg=extra,
+                   java_classpath_extra=list(java_cp))
     srv.data_dir = Path(data_dir)
     return srv
 

@@ -21,8 +21,6 @@ from test_four_letter import DASHBOARD_KEYS, start
 
 # Java commands ferrokeeper does not serve (yet), by name.
 NOT_IMPLEMENTED = {
-    "initial_configuration": "needs the original zoo.cfg text kept by the server",
-    "last_snapshot": "needs the snapshot writer to publish its last zxid/time",
     "system_properties": "a native server has no JVM system properties",
 }
 # Objects whose keys are data (ids, paths, epochs): compared as key sets / counts.
@@ -148,6 +146,15 @@ def test_aliases_and_values(admins):
     assert f["server_stats"]["server_state"] == "standalone"
     assert f["node_count"] == j["node_count"]
     assert len(f["connections"]) == len(j["connections"]) == 1
+
+
+def test_initial_configuration_and_last_snapshot(admins):
+    for impl, srv in admins.items():
+        _, f, _ = get(srv.admin_port, "/commands/icfg")
+        assert f["initial_configuration"] == srv.cfg_path.read_text(), impl
+    (_, j, _), (_, f, _) = both(admins, "/commands/lsnp")
+    assert f["zxid"] == j["zxid"] == "0"  # the snapshot both write at startup
+    assert isinstance(f["timestamp"], int) and f["timestamp"] > 1_600_000_000
 
 
 def test_readiness_endpoint(admins):

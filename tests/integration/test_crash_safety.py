@@ -498,3 +498,54 @@ def test_session_survives_restart(tmp_path, servers):
     zk = Zk(srv.port)
     wait_until(lambda: zk.exists("/eph") is None, 10, message="ephemeral gone after close")
     zk.close()
+
+
+def test_dead_sessions_ephemerals_expire_after_restart(tmp_path, servers):
+    """Sessions restored from snapshot + log expire after a restart and take their ephemerals with
+    them. snapCount=2 makes a snapshot start after nearly every txn while sessions are being created,
+    so a session missing from a snapshot that claims to include it would leave an orphan
+    ephemeral that never goes away."""
+    srv = fk_server(tmp_path, snapCount=2)
+    servers(srv)
+    srv.start()
+    zk = Zk(srv.port)
+    zk.create("/eph", b"")
+    zk.close()
+    errors, created = [], []
+
+    def churn(i):
+        try:
+            for k in range(25):
+                c = Zk(srv.port, timeout_ms=4000)
+                c.create(f"/eph/s{i}-{k}", b"", flags=EPHEMERAL)
+                created.append(c.session_id)
+                c.drop()  # no closeSession: the session lives until it expires
+        except Exception as exc:
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=churn, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    srv.kill()
+    srv.start()
+    zk = Zk(srv.port)
+    try:
+        left = zk.children("/eph")
+        assert left, "the ephemerals of live sessions vanished at restart"
+
+        def expired():
+            nonlocal left
+            left = zk.children("/eph")
+            return not left
+        try:
+            wait_until(expired, 25, interval=0.2, message="ephemerals of dead sessions to expire")
+        except TimeoutError:
+            owners = sorted({zk.exists(f"/eph/{n}")["ephemeralOwner"] for n in left[:20]})
+            pytest.fail(f"{len(left)} ephemerals never expired after the restart (orphans: their "
+                        f"sessions were not restored); owners {[hex(o) for o in owners]}\n"
+                        f"{srv.log_tail(10)}", pytrace=False)
+    finally:
+        zk.close()

@@ -26,7 +26,7 @@ from servers import wait_until
 from storage_util import (CONTAINER, EPHEMERAL, EPHEMERAL_SEQUENTIAL, OPEN_ACL, PERSISTENT,
                           PERSISTENT_SEQUENTIAL, PERSISTENT_SEQUENTIAL_WITH_TTL, PERSISTENT_WITH_TTL,
                           Zk, ZkError, diff_dumps, digest_id, dump_tree, log_entries, logs,
-                          make_server, snapshots, zkraw)
+                          make_server, snapshots, zkraw, zxid_of)
 
 R, W, C, D, A = 1, 2, 4, 8, 16
 ALL = 31
@@ -240,6 +240,7 @@ def test_java_to_ferrokeeper(tmp_path, reg, mode):
     zk.close()
     assert len(snapshots(data)) >= 3 and len(logs(data)) >= 3, "workload did not roll logs/snapshots"
     do_stop(java, mode)
+    java_files = set(data.glob("version-2/*"))
 
     fk = reg(make_server("ferrokeeper", tmp_path / "fk", data, port=java.port, **SNAP_CFG))
     start_or_fail(fk)
@@ -261,6 +262,7 @@ def test_java_to_ferrokeeper(tmp_path, reg, mode):
     before2 = dump_tree(zk)
     zk.close()
     fk.kill()
+    fk_files = set(data.glob("version-2/*")) - java_files
     java2 = reg(make_server("java", tmp_path / "java2", data, port=fk.port, **SNAP_CFG))
     start_or_fail(java2)
     zk = Zk(java2.port, auths=AUTHS)
@@ -270,6 +272,8 @@ def test_java_to_ferrokeeper(tmp_path, reg, mode):
     assert not diffs, "Java serves a different tree than ferrokeeper wrote:\n" + "\n".join(diffs)
     problems = java_problems(java2)
     assert not problems, "Java complained while loading ferrokeeper's files:\n" + "\n".join(problems[:20])
+    java2.stop()
+    check_offline_tools(data, java_files, fk_files, tmp_path)
 
 
 @pytest.mark.parametrize("mode", ["sigterm", "sigkill"])
@@ -321,3 +325,197 @@ def test_log_files_are_java_shaped(tmp_path, reg):
             assert e["zxid"] > prev, f"{p.name}@{e['offset']}: zxid {e['zxid']:#x} after {prev:#x}"
             prev = e["zxid"]
     assert len(snapshots(data)) >= 3
+
+
+# ---------------------------------------------------------------- offline tools
+
+JAVA_CP = "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar"
+
+
+def run(cmd, timeout=60):
+    import subprocess
+    return subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=timeout)
+
+
+def fk(*args):
+    from servers import ferrokeeper_bin
+    return run([ferrokeeper_bin(), *args])
+
+
+def java_snapshot_stats(path) -> dict:
+    """Java's SnapshotFormatter -d: {path: {czxid, mzxid, pzxid, cversion, version, aversion, owner}}."""
+    out = run(["java", "-cp", JAVA_CP, "org.apache.zookeeper.server.SnapshotFormatter", path])
+    assert out.returncode == 0, out.stderr[-2000:]
+    nodes, cur = {}, None
+    keys = {"cZxid": "czxid", "mZxid": "mzxid", "pZxid": "pzxid", "cversion": "cversion",
+            "dataVersion": "version", "aclVersion": "aversion", "ephemeralOwner": "ephemeralOwner"}
+    for line in out.stdout.splitlines():
+        if line.startswith("/"):
+            cur = nodes.setdefault(line, {})
+        elif line.startswith("  ") and cur is not None and " = " in line:
+            k, v = line.lstrip().split(" = ", 1)
+            if k in keys:
+                cur[keys[k]] = int(v, 16) if v.startswith("0x") else int(v)
+        elif line.startswith("Session Details"):
+            cur = None
+    return nodes
+
+
+def fk_snapshot_stats(path) -> dict:
+    import json
+    out = fk("snapshot-dump", "--json", path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    doc = json.loads(out.stdout)
+    res = {}
+    for n in doc["nodes"]:
+        owner = n["ephemeralOwner"] & 0xFFFFFFFFFFFFFFFF
+        res[n["path"] or "/"] = {"czxid": n["czxid"], "mzxid": n["mzxid"], "pzxid": n["pzxid"],
+                                 "cversion": n["cversion"], "version": n["version"],
+                                 "aversion": n["aversion"], "ephemeralOwner": owner}
+    return res
+
+
+def java_txn_count(path) -> int:
+    out = run(["java", "-cp", JAVA_CP, "org.apache.zookeeper.server.persistence.TxnLogToolkit", path])
+    import re
+    m = re.search(r"EOF reached after (\d+) txns", out.stdout + out.stderr)
+    assert m, (out.stdout + out.stderr)[-2000:]
+    return int(m.group(1))
+
+
+def check_offline_tools(data: Path, java_files: set, fk_files: set, tmp_path: Path):
+    """verify / snapshot-dump / txnlog-dump on a directory holding Java's and ferrokeeper's files,
+    cross-checked against Java's own SnapshotFormatter and TxnLogToolkit."""
+    out = fk("verify", data)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
+    last = max(e["zxid"] for p in logs(data) for e in log_entries(p))
+    assert f".. {last:#x}" in out.stdout, f"verify does not report the last zxid {last:#x}:\n{out.stdout[-1500:]}"
+    for group, files in (("java", java_files), ("ferrokeeper", fk_files)):
+        # complete snapshots only (a SIGKILLed Java leaves an empty or partial one behind)
+        snaps = sorted((p for p in files if p.name.startswith("snapshot.")
+                        and p.read_bytes()[-5:] == b"\x00\x00\x00\x01/"), key=lambda p: zxid_of(p.name))
+        lgs = sorted((p for p in files if p.name.startswith("log.")), key=lambda p: zxid_of(p.name))
+        assert snaps and lgs, f"no {group} files to check: {sorted(p.name for p in files)}"
+        for snap in (snaps[0], snaps[-1]):
+            ours, theirs = fk_snapshot_stats(snap), java_snapshot_stats(snap)
+            assert ours == theirs, (f"{group} {snap.name}: snapshot-dump and Java's SnapshotFormatter "
+                                    f"disagree: only ours {sorted(set(ours) - set(theirs))[:5]}, only "
+                                    f"Java's {sorted(set(theirs) - set(ours))[:5]}, differing "
+                                    f"{[p for p in ours if p in theirs and ours[p] != theirs[p]][:5]}")
+        for lg in (lgs[0], lgs[-1]):
+            out = fk("txnlog-dump", lg)
+            assert out.returncode == 0, out.stderr
+            zx = [int(m, 16) for m in __import__("re").findall(r" zxid (0x[0-9a-f]+) ", out.stdout)]
+            expected = [e["zxid"] for e in log_entries(lg)]
+            assert zx == expected, f"{group} {lg.name}: txnlog-dump zxids differ from the file's"
+            assert java_txn_count(lg) == len(expected)
+    # a flipped byte in a copy: verify names the file and the offset and fails
+    import shutil
+    bad = tmp_path / "bad-copy"
+    shutil.copytree(data, bad)
+    victim_log = sorted(logs(bad), key=lambda p: len(log_entries(p)))[-1]
+    ent = log_entries(victim_log)[len(log_entries(victim_log)) // 2]
+    raw = bytearray(victim_log.read_bytes())
+    raw[ent["offset"] + 12 + ent["len"] // 2] ^= 0xFF
+    victim_log.write_bytes(bytes(raw))
+    out = fk("verify", bad)
+    text = out.stdout + out.stderr
+    assert out.returncode != 0, text[-2000:]
+    assert victim_log.name in text and str(ent["offset"]) in text, text[-2000:]
+
+
+def simple_workload(port: int, prefix: str, n: int, seed: int):
+    rng = random.Random(seed)
+    zk = Zk(port)
+    if zk.exists(prefix) is None:
+        zk.create(prefix, b"")
+    for k in range(n):
+        p = f"{prefix}/n{k % 40}"
+        if zk.exists(p) is None:
+            zk.create(p, rng.randbytes(rng.randrange(0, 4000)))
+        else:
+            zk.set(p, rng.randbytes(rng.randrange(0, 4000)))
+    zk.close()
+
+
+@pytest.mark.parametrize("java_method,fk_method", [("gz", "snappy"), ("snappy", "gz")])
+def test_compressed_snapshots_both_ways(tmp_path, reg, java_method, fk_method):
+    """Java writes compressed snapshots of one method, ferrokeeper (configured with the other)
+    reads them and writes its own, Java reads those back."""
+    data = tmp_path / "data"
+    cp = ["/usr/share/java/snappy-java.jar"]
+    java = reg(make_server("java", tmp_path / "java", data, java_cp=cp, snapCount=50,
+                           snapshot__compression__method=java_method))
+    start_or_fail(java)
+    simple_workload(java.port, "/cz", 200, 1)
+    zk = Zk(java.port)
+    before = dump_tree(zk)
+    zk.close()
+    java.stop()
+    assert any(p.name.endswith("." + java_method) for p in snapshots(data)), sorted(
+        p.name for p in snapshots(data))
+
+    fk = reg(make_server("ferrokeeper", tmp_path / "fk", data, port=java.port, snapCount=50,
+                         snapshot__compression__method=fk_method))
+    start_or_fail(fk)
+    zk = Zk(fk.port)
+    diffs = diff_dumps(before, dump_tree(zk))
+    zk.close()
+    assert not diffs, f"ferrokeeper reading Java's {java_method} snapshots:\n" + "\n".join(diffs)
+    simple_workload(fk.port, "/cz", 200, 2)
+    zk = Zk(fk.port)
+    before2 = dump_tree(zk)
+    zk.close()
+    fk.kill()
+    assert any(p.name.endswith("." + fk_method) for p in snapshots(data)), sorted(
+        p.name for p in snapshots(data))
+    out = fk_verify = run([__import__("servers").ferrokeeper_bin(), "verify", data])
+    assert fk_verify.returncode == 0, out.stdout[-2000:]
+
+    java2 = reg(make_server("java", tmp_path / "java2", data, port=fk.port, java_cp=cp, snapCount=50,
+                            snapshot__compression__method=java_method))
+    start_or_fail(java2)
+    zk = Zk(java2.port)
+    diffs = diff_dumps(before2, dump_tree(zk))
+    zk.close()
+    assert not diffs, f"Java reading ferrokeeper's {fk_method} snapshots:\n" + "\n".join(diffs)
+    problems = java_problems(java2)
+    assert not problems, "\n".join(problems[:20])
+
+
+def test_split_data_log_dir_both_ways(tmp_path, reg):
+    """dataDir (snapshots) and dataLogDir (logs) apart: Java -> ferrokeeper -> Java."""
+    data, logdir = tmp_path / "snaps", tmp_path / "txnlogs"
+    cfg = {"snapCount": 40, "dataLogDir": logdir}
+    java = reg(make_server("java", tmp_path / "java", data, **cfg))
+    start_or_fail(java)
+    simple_workload(java.port, "/split", 150, 3)
+    zk = Zk(java.port)
+    before = dump_tree(zk)
+    zk.close()
+    java.kill()
+    assert list(data.glob("version-2/snapshot.*")) and list(logdir.glob("version-2/log.*"))
+    assert not list(data.glob("version-2/log.*"))
+
+    fk = reg(make_server("ferrokeeper", tmp_path / "fk", data, port=java.port, **cfg))
+    start_or_fail(fk)
+    zk = Zk(fk.port)
+    diffs = diff_dumps(before, dump_tree(zk))
+    zk.close()
+    assert not diffs, "\n".join(diffs)
+    simple_workload(fk.port, "/split", 150, 4)
+    zk = Zk(fk.port)
+    before2 = dump_tree(zk)
+    zk.close()
+    fk.kill()
+    assert not list(data.glob("version-2/log.*")), "ferrokeeper wrote a log into dataDir"
+    assert not list(logdir.glob("version-2/snapshot.*")), "ferrokeeper wrote a snapshot into dataLogDir"
+    out = run([__import__("servers").ferrokeeper_bin(), "verify", data, logdir])
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-1000:]
+
+    java2 = reg(make_server("java", tmp_path / "java2", data, port=fk.port, **cfg))
+    start_or_fail(java2)
+    zk = Zk(java2.port)
+    diffs = diff_dumps(before2, dump_tree(zk))
+    zk.close()
+    assert not diffs, "\n".join(diffs)

@@ -25,7 +25,9 @@ fn main() -> ExitCode {
         env: ferrokeeper::config::ShellEnv::from_process_env(),
         // bin/zkServer.sh exports its own directory as ZOOBINDIR (as Apache's script computes
         // it), so `<bin>/../conf` is the default config directory there too.
-        bin_dir: std::env::var_os("ZOOBINDIR").filter(|v| !v.is_empty()).map(std::path::PathBuf::from),
+        bin_dir: std::env::var_os("ZOOBINDIR")
+            .filter(|v| !v.is_empty())
+            .map(std::path::PathBuf::from),
         out: &mut stdout,
         err: &mut stderr,
     };

@@ -79,27 +79,34 @@ pub fn server_settings(cfg: &LoadedConfig) -> Result<ServerSettings, RunError> {
 }
 
 /// The Java class name that turns on the Prometheus `/metrics` endpoint.
-pub const PROMETHEUS_PROVIDER: &str = "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider";
+pub const PROMETHEUS_PROVIDER: &str =
+    "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider";
 
 /// AdminServer and Prometheus listeners (`admin.*`, `metricsProvider.*`).
 fn operations_settings(cfg: &LoadedConfig, out: &mut ServerSettings) -> Result<(), RunError> {
     let z = &cfg.zoo_cfg;
     let a = &z.settings.admin;
     if a.enable_server {
-        let port = u16::try_from(a.server_port)
-            .map_err(|_| RunError::Unsupported(format!("admin.serverPort {} out of range", a.server_port)))?;
+        let port = u16::try_from(a.server_port).map_err(|_| {
+            RunError::Unsupported(format!("admin.serverPort {} out of range", a.server_port))
+        })?;
         out.admin = Some(server::admin::AdminHttp {
             addr: resolve(Some(a.server_address.as_str()), port)?,
             command_url: a.command_url.clone(),
         });
     }
+    out.initial_config = std::fs::read_to_string(cfg.config_path()).ok();
     if z.metrics_provider_class_name == PROMETHEUS_PROVIDER {
-        let get = |k: &str| z.metrics_provider_config.get(k).map(|v| v.trim().to_string());
+        let get = |k: &str| {
+            z.metrics_provider_config
+                .get(k)
+                .map(|v| v.trim().to_string())
+        };
         let host = get("httpHost").unwrap_or_else(|| "0.0.0.0".into());
         let port = get("httpPort").unwrap_or_else(|| "7000".into());
-        let port: u16 = port
-            .parse()
-            .map_err(|_| RunError::Unsupported(format!("metricsProvider.httpPort {port} is not a port")))?;
+        let port: u16 = port.parse().map_err(|_| {
+            RunError::Unsupported(format!("metricsProvider.httpPort {port} is not a port"))
+        })?;
         out.metrics_addr = Some(resolve(Some(host.as_str()), port)?);
     }
     Ok(())

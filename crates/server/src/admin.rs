@@ -20,7 +20,9 @@ use axum::routing::get;
 use axum::Router;
 use tracing::{info, warn};
 
-use crate::four_letter::{self, dir_sizes, java_ip, outstanding_requests, server_state, sorted_conns};
+use crate::four_letter::{
+    self, dir_sizes, java_ip, outstanding_requests, server_state, sorted_conns,
+};
 use crate::metrics::{self, MetricValue};
 use crate::shared::Shared;
 use crate::stats::java_double;
@@ -126,7 +128,9 @@ pub const ADMIN_COMMANDS: &[(&str, &[&str], bool)] = &[
     ("environment", &["env", "envi"], false),
     ("get_trace_mask", &["gtmk"], false),
     ("hash", &[], true),
+    ("initial_configuration", &["icfg"], true),
     ("is_read_only", &["isro"], true),
+    ("last_snapshot", &["lsnp"], true),
     ("leader", &["lead"], true),
     ("monitor", &["mntr"], false),
     ("observer_connection_stat_reset", &["orst"], true),
@@ -146,13 +150,18 @@ pub const ADMIN_COMMANDS: &[(&str, &[&str], bool)] = &[
 /// Runs a command by name or alias and returns its JSON object (Java's `Commands.runCommand`
 /// followed by `CommandResponse.toMap`).
 pub fn run_command(shared: &Shared, name: &str, args: &[(String, String)]) -> Json {
-    let Some((primary, _, needs_server)) =
-        ADMIN_COMMANDS.iter().find(|(p, aliases, _)| *p == name || aliases.contains(&name))
+    let Some((primary, _, needs_server)) = ADMIN_COMMANDS
+        .iter()
+        .find(|(p, aliases, _)| *p == name || aliases.contains(&name))
     else {
         return to_map(name, Some(format!("Unknown command: {name}")), Vec::new());
     };
     if *needs_server && !shared.serving.load(Ordering::Acquire) {
-        return to_map(primary, Some(four_letter::NOT_SERVING.to_string()), Vec::new());
+        return to_map(
+            primary,
+            Some(four_letter::NOT_SERVING.to_string()),
+            Vec::new(),
+        );
     }
     let data = command_data(shared, primary, args);
     to_map(primary, None, data)
@@ -195,22 +204,46 @@ fn server_stats_json(shared: &Shared) -> Json {
     let (min, avg, max) = st.latency_summary();
     let (d, l) = dir_sizes(shared);
     Json::obj(vec![
-        ("packets_sent", Json::Int(st.packets_sent.load(Ordering::Relaxed) as i64)),
-        ("packets_received", Json::Int(st.packets_received.load(Ordering::Relaxed) as i64)),
-        ("fsync_threshold_exceed_count", Json::Int(st.fsync_threshold_exceeded.load(Ordering::Relaxed) as i64)),
+        (
+            "packets_sent",
+            Json::Int(st.packets_sent.load(Ordering::Relaxed) as i64),
+        ),
+        (
+            "packets_received",
+            Json::Int(st.packets_received.load(Ordering::Relaxed) as i64),
+        ),
+        (
+            "fsync_threshold_exceed_count",
+            Json::Int(st.fsync_threshold_exceeded.load(Ordering::Relaxed) as i64),
+        ),
         ("client_response_stats", buffer_stats(shared)),
         ("data_dir_size", Json::Int(d as i64)),
         ("log_dir_size", Json::Int(l as i64)),
         ("provider_null", Json::Bool(false)),
         ("server_state", Json::Str(server_state(shared).to_string())),
-        ("last_processed_zxid", Json::Int(shared.tree.read().last_processed_zxid())),
-        ("outstanding_requests", Json::Int(outstanding_requests(shared) as i64)),
+        (
+            "last_processed_zxid",
+            Json::Int(shared.tree.read().last_processed_zxid()),
+        ),
+        (
+            "outstanding_requests",
+            Json::Int(outstanding_requests(shared) as i64),
+        ),
         ("avg_latency", Json::Double(avg)),
         ("max_latency", Json::Int(max)),
         ("min_latency", Json::Int(min)),
-        ("num_alive_client_connections", Json::Int(shared.conns.lock().len() as i64)),
-        ("uptime", Json::Int(shared.start.elapsed().as_millis() as i64)),
-        ("auth_failed_count", Json::Int(st.auth_failed.load(Ordering::Relaxed) as i64)),
+        (
+            "num_alive_client_connections",
+            Json::Int(shared.conns.lock().len() as i64),
+        ),
+        (
+            "uptime",
+            Json::Int(shared.start.elapsed().as_millis() as i64),
+        ),
+        (
+            "auth_failed_count",
+            Json::Int(st.auth_failed.load(Ordering::Relaxed) as i64),
+        ),
         ("non_mtlsremote_conn_count", Json::Int(0)),
         ("non_mtlslocal_conn_count", Json::Int(0)),
     ])
@@ -220,11 +253,23 @@ fn connection_info(shared: &Shared, brief: bool) -> Json {
     let mut v = Vec::new();
     for c in sorted_conns(shared) {
         let mut o = kv(vec![
-            ("remote_socket_address", Json::Str(format!("{}:{}", java_ip(c.remote), c.remote.port()))),
+            (
+                "remote_socket_address",
+                Json::Str(format!("{}:{}", java_ip(c.remote), c.remote.port())),
+            ),
             ("interest_ops", Json::Int(1)),
-            ("outstanding_requests", Json::Int(c.pending.load(Ordering::Relaxed) as i64)),
-            ("packets_received", Json::Int(c.packets_received.load(Ordering::Relaxed) as i64)),
-            ("packets_sent", Json::Int(c.packets_sent.load(Ordering::Relaxed) as i64)),
+            (
+                "outstanding_requests",
+                Json::Int(c.pending.load(Ordering::Relaxed) as i64),
+            ),
+            (
+                "packets_received",
+                Json::Int(c.packets_received.load(Ordering::Relaxed) as i64),
+            ),
+            (
+                "packets_sent",
+                Json::Int(c.packets_sent.load(Ordering::Relaxed) as i64),
+            ),
         ]);
         let sid = c.session_id.load(Ordering::Relaxed);
         if !brief && sid != 0 {
@@ -232,8 +277,14 @@ fn connection_info(shared: &Shared, brief: bool) -> Json {
             o.extend(kv(vec![
                 ("session_id", Json::Int(sid)),
                 ("last_operation", Json::Str(st.last_op.to_string())),
-                ("established", Json::Int(c.established_ms.load(Ordering::Relaxed))),
-                ("session_timeout", Json::Int(c.session_timeout_ms.load(Ordering::Relaxed))),
+                (
+                    "established",
+                    Json::Int(c.established_ms.load(Ordering::Relaxed)),
+                ),
+                (
+                    "session_timeout",
+                    Json::Int(c.session_timeout_ms.load(Ordering::Relaxed)),
+                ),
                 ("last_cxid", Json::Int(st.last_cxid)),
                 ("last_zxid", Json::Int(st.last_zxid)),
                 ("last_response_time", Json::Int(st.last_response_ms)),
@@ -253,53 +304,113 @@ fn command_data(shared: &Shared, primary: &str, args: &[(String, String)]) -> Ve
     match primary {
         "configuration" => kv(vec![
             ("client_port", Json::Int(st.client_addr.port() as i64)),
-            ("data_dir", Json::Str(st.data_dir.join("version-2").display().to_string())),
-            ("data_log_dir", Json::Str(st.data_log_dir.join("version-2").display().to_string())),
+            (
+                "data_dir",
+                Json::Str(st.data_dir.join("version-2").display().to_string()),
+            ),
+            (
+                "data_log_dir",
+                Json::Str(st.data_log_dir.join("version-2").display().to_string()),
+            ),
             ("tick_time", Json::Int(st.tick_ms as i64)),
             ("max_client_cnxns", Json::Int(st.max_client_cnxns as i64)),
-            ("min_session_timeout", Json::Int(st.min_session_timeout_ms as i64)),
-            ("max_session_timeout", Json::Int(st.max_session_timeout_ms as i64)),
+            (
+                "min_session_timeout",
+                Json::Int(st.min_session_timeout_ms as i64),
+            ),
+            (
+                "max_session_timeout",
+                Json::Int(st.max_session_timeout_ms as i64),
+            ),
             ("server_id", Json::Int(0)),
-            ("client_port_listen_backlog", Json::Int(st.client_port_listen_backlog as i64)),
+            (
+                "client_port_listen_backlog",
+                Json::Int(st.client_port_listen_backlog as i64),
+            ),
         ]),
         "connection_stat_reset" => {
             four_letter::reset_connection_stats(shared);
             Vec::new()
         }
-        "connections" => kv(vec![("connections", connection_info(shared, false)), ("secure_connections", Json::Arr(vec![]))]),
+        "connections" => kv(vec![
+            ("connections", connection_info(shared, false)),
+            ("secure_connections", Json::Arr(vec![])),
+        ]),
         "dirs" => {
             let (d, l) = dir_sizes(shared);
-            kv(vec![("datadir_size", Json::Int(d as i64)), ("logdir_size", Json::Int(l as i64))])
+            kv(vec![
+                ("datadir_size", Json::Int(d as i64)),
+                ("logdir_size", Json::Int(l as i64)),
+            ])
         }
         "dump" => {
             let buckets = shared.sessions.lock().buckets();
             let exp = buckets
                 .into_iter()
-                .map(|(at, ids)| (at.to_string(), Json::Arr(ids.into_iter().map(Json::Int).collect())))
+                .map(|(at, ids)| {
+                    (
+                        at.to_string(),
+                        Json::Arr(ids.into_iter().map(Json::Int).collect()),
+                    )
+                })
                 .collect();
             let eph = shared
                 .tree
                 .read()
                 .ephemeral_sessions()
                 .into_iter()
-                .map(|(id, paths)| (id.to_string(), Json::Arr(paths.into_iter().map(Json::Str).collect())))
+                .map(|(id, paths)| {
+                    (
+                        id.to_string(),
+                        Json::Arr(paths.into_iter().map(Json::Str).collect()),
+                    )
+                })
                 .collect();
-            kv(vec![("expiry_time_to_session_ids", Json::Obj(exp)), ("session_id_to_ephemeral_paths", Json::Obj(eph))])
+            kv(vec![
+                ("expiry_time_to_session_ids", Json::Obj(exp)),
+                ("session_id_to_ephemeral_paths", Json::Obj(eph)),
+            ])
         }
-        "environment" => four_letter::environment(shared).into_iter().map(|(k, v)| (k.to_string(), Json::Str(v))).collect(),
-        "get_trace_mask" => kv(vec![("tracemask", Json::Int(shared.trace_mask.load(Ordering::Relaxed)))]),
+        "environment" => four_letter::environment(shared)
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), Json::Str(v)))
+            .collect(),
+        "get_trace_mask" => kv(vec![(
+            "tracemask",
+            Json::Int(shared.trace_mask.load(Ordering::Relaxed)),
+        )]),
         "hash" => {
             let d = shared
                 .tree
                 .read()
                 .digest_log()
                 .into_iter()
-                .map(|d| Json::obj(vec![("zxid", Json::Int(d.zxid)), ("digest_version", Json::Int(d.version as i64)), ("digest", Json::Int(d.digest))]))
+                .map(|d| {
+                    Json::obj(vec![
+                        ("zxid", Json::Int(d.zxid)),
+                        ("digest_version", Json::Int(d.version as i64)),
+                        ("digest", Json::Int(d.digest)),
+                    ])
+                })
                 .collect();
             kv(vec![("digests", Json::Arr(d))])
         }
+        "initial_configuration" => kv(vec![(
+            "initial_configuration",
+            st.initial_config.clone().map_or(Json::Null, Json::Str),
+        )]),
         "is_read_only" => kv(vec![("read_only", Json::Bool(false))]),
-        "leader" => kv(vec![("error", Json::Str("server is not initialized".into()))]),
+        "last_snapshot" => {
+            let (zxid, ts) = last_snapshot(&st.data_dir.join("version-2"));
+            kv(vec![
+                ("zxid", Json::Str(format!("{zxid:x}"))),
+                ("timestamp", Json::Int(ts)),
+            ])
+        }
+        "leader" => kv(vec![(
+            "error",
+            Json::Str("server is not initialized".into()),
+        )]),
         "monitor" => metrics::monitor_values(shared)
             .into_iter()
             .map(|(k, v)| {
@@ -312,22 +423,34 @@ fn command_data(shared: &Shared, primary: &str, args: &[(String, String)]) -> Ve
             })
             .collect(),
         "observer_connection_stat_reset" | "ruok" => Vec::new(),
-        "observers" => kv(vec![("synced_observers", Json::Int(0)), ("observers", Json::Arr(vec![]))]),
+        "observers" => kv(vec![
+            ("synced_observers", Json::Int(0)),
+            ("observers", Json::Arr(vec![])),
+        ]),
         "server_stats" | "stats" => {
             let mut v = kv(vec![
                 ("version", Json::Str(st.version.clone())),
                 ("read_only", Json::Bool(false)),
                 ("server_stats", server_stats_json(shared)),
                 ("client_response", buffer_stats(shared)),
-                ("node_count", Json::Int(shared.tree.read().node_count() as i64 + 1)),
+                (
+                    "node_count",
+                    Json::Int(shared.tree.read().node_count() as i64 + 1),
+                ),
             ]);
             if primary == "stats" {
-                v.extend(kv(vec![("connections", connection_info(shared, true)), ("secure_connections", Json::Arr(vec![]))]));
+                v.extend(kv(vec![
+                    ("connections", connection_info(shared, true)),
+                    ("secure_connections", Json::Arr(vec![])),
+                ]));
             }
             v
         }
         "set_trace_mask" => match args.iter().find(|(k, _)| k == "traceMask") {
-            None => kv(vec![("error", Json::Str("setTraceMask requires long traceMask argument".into()))]),
+            None => kv(vec![(
+                "error",
+                Json::Str("setTraceMask requires long traceMask argument".into()),
+            )]),
             Some((_, v)) => match v.parse::<i64>() {
                 Ok(m) => {
                     shared.trace_mask.store(m, Ordering::Relaxed);
@@ -335,7 +458,9 @@ fn command_data(shared: &Shared, primary: &str, args: &[(String, String)]) -> Ve
                 }
                 Err(_) => kv(vec![(
                     "error",
-                    Json::Str(format!("setTraceMask requires long traceMask argument, got {v}")),
+                    Json::Str(format!(
+                        "setTraceMask requires long traceMask argument, got {v}"
+                    )),
                 )]),
             },
         },
@@ -358,8 +483,14 @@ fn command_data(shared: &Shared, primary: &str, args: &[(String, String)]) -> Ve
             let m = by_conn
                 .into_iter()
                 .map(|(c, paths)| {
-                    let sid = conns.get(&c).map(|h| h.session_id.load(Ordering::Relaxed)).unwrap_or(0);
-                    (sid.to_string(), Json::Arr(paths.into_iter().map(Json::Str).collect()))
+                    let sid = conns
+                        .get(&c)
+                        .map(|h| h.session_id.load(Ordering::Relaxed))
+                        .unwrap_or(0);
+                    (
+                        sid.to_string(),
+                        Json::Arr(paths.into_iter().map(Json::Str).collect()),
+                    )
                 })
                 .collect();
             kv(vec![("session_id_to_watched_paths", Json::Obj(m))])
@@ -372,16 +503,52 @@ fn command_data(shared: &Shared, primary: &str, args: &[(String, String)]) -> Ve
                 .map(|(p, cs)| {
                     let ids = cs
                         .into_iter()
-                        .map(|c| Json::Int(conns.get(&c).map(|h| h.session_id.load(Ordering::Relaxed)).unwrap_or(0)))
+                        .map(|c| {
+                            Json::Int(
+                                conns
+                                    .get(&c)
+                                    .map(|h| h.session_id.load(Ordering::Relaxed))
+                                    .unwrap_or(0),
+                            )
+                        })
                         .collect();
                     (p, Json::Arr(ids))
                 })
                 .collect();
             kv(vec![("path_to_session_ids", Json::Obj(m))])
         }
-        "zabstate" => kv(vec![("voting", Json::Bool(false)), ("zabstate", Json::Str(String::new()))]),
+        "zabstate" => kv(vec![
+            ("voting", Json::Bool(false)),
+            ("zabstate", Json::Str(String::new())),
+        ]),
         _ => Vec::new(),
     }
+}
+
+/// The newest `snapshot.<zxid>` in a snapshot directory: (zxid, file mtime in seconds), or
+/// (-1, -1) as Java reports "no snapshot".
+fn last_snapshot(dir: &std::path::Path) -> (i64, i64) {
+    let mut best: Option<(i64, i64)> = None;
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        let Some(rest) = name.strip_prefix("snapshot.") else {
+            continue;
+        };
+        let hex = rest.split('.').next().unwrap_or("");
+        let Ok(zxid) = i64::from_str_radix(hex, 16) else {
+            continue;
+        };
+        let ts = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(-1, |d| d.as_secs() as i64);
+        if !matches!(best, Some((z, _)) if z >= zxid) {
+            best = Some((zxid, ts));
+        }
+    }
+    best.unwrap_or((-1, -1))
 }
 
 #[derive(Clone)]
@@ -406,7 +573,12 @@ async fn command(
     Query(q): Query<Vec<(String, String)>>,
 ) -> Response {
     let json = run_command(&st.shared, &name, &q).pretty();
-    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], json).into_response()
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        json,
+    )
+        .into_response()
 }
 
 async fn ready(State(st): State<AdminState>) -> Response {
@@ -419,15 +591,29 @@ async fn ready(State(st): State<AdminState>) -> Response {
 
 async fn prometheus(State(st): State<AdminState>) -> Response {
     let body = metrics::prometheus_text(&st.shared);
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
 }
 
 /// Serves the AdminServer until the task is aborted. A bind failure is logged (Java logs it and
 /// keeps serving clients without the AdminServer).
 pub async fn serve_admin(shared: Arc<Shared>, http: AdminHttp) {
     let url = http.command_url.trim_end_matches('/').to_string();
-    let url = if url.starts_with('/') { url } else { format!("/{url}") };
-    let state = AdminState { shared, command_url: url.clone() };
+    let url = if url.starts_with('/') {
+        url
+    } else {
+        format!("/{url}")
+    };
+    let state = AdminState {
+        shared,
+        command_url: url.clone(),
+    };
     let app = Router::new()
         .route(&url, get(list_commands))
         .route(&format!("{url}/"), get(list_commands))
@@ -441,14 +627,22 @@ pub async fn serve_admin(shared: Arc<Shared>, http: AdminHttp) {
                 warn!(error = %e, "AdminServer stopped");
             }
         }
-        Err(e) => warn!(addr = %http.addr, error = %e, "cannot start the AdminServer; continuing without it"),
+        Err(e) => {
+            warn!(addr = %http.addr, error = %e, "cannot start the AdminServer; continuing without it")
+        }
     }
 }
 
 /// Serves Prometheus `/metrics` until the task is aborted.
 pub async fn serve_metrics(shared: Arc<Shared>, addr: SocketAddr) {
-    let state = AdminState { shared, command_url: String::new() };
-    let app = Router::new().route("/metrics", get(prometheus)).route("/", get(prometheus)).with_state(state);
+    let state = AdminState {
+        shared,
+        command_url: String::new(),
+    };
+    let app = Router::new()
+        .route("/metrics", get(prometheus))
+        .route("/", get(prometheus))
+        .with_state(state);
     match tokio::net::TcpListener::bind(addr).await {
         Ok(l) => {
             info!(%addr, "Prometheus metrics provider started (/metrics)");
@@ -456,7 +650,9 @@ pub async fn serve_metrics(shared: Arc<Shared>, addr: SocketAddr) {
                 warn!(error = %e, "Prometheus endpoint stopped");
             }
         }
-        Err(e) => warn!(%addr, error = %e, "cannot start the Prometheus metrics endpoint; continuing without it"),
+        Err(e) => {
+            warn!(%addr, error = %e, "cannot start the Prometheus metrics endpoint; continuing without it")
+        }
     }
 }
 
@@ -470,7 +666,10 @@ mod tests {
             ("a", Json::Int(1)),
             ("b", Json::Arr(vec![])),
             ("c", Json::Obj(vec![])),
-            ("d", Json::Arr(vec![Json::obj(vec![("x", Json::Str("y".into()))])])),
+            (
+                "d",
+                Json::Arr(vec![Json::obj(vec![("x", Json::Str("y".into()))])]),
+            ),
             ("e", Json::Double(2.5)),
         ]);
         assert_eq!(
@@ -481,9 +680,26 @@ mod tests {
 
     #[test]
     fn error_key_keeps_its_place() {
-        let m = to_map("leader", None, kv(vec![("error", Json::Str("server is not initialized".into()))]));
-        assert_eq!(m.pretty(), "{\n  \"error\" : \"server is not initialized\",\n  \"command\" : \"leader\"\n}");
-        let u = to_map("nonexist", Some("Unknown command: nonexist".into()), Vec::new());
-        assert_eq!(u.pretty(), "{\n  \"command\" : \"nonexist\",\n  \"error\" : \"Unknown command: nonexist\"\n}");
+        let m = to_map(
+            "leader",
+            None,
+            kv(vec![(
+                "error",
+                Json::Str("server is not initialized".into()),
+            )]),
+        );
+        assert_eq!(
+            m.pretty(),
+            "{\n  \"error\" : \"server is not initialized\",\n  \"command\" : \"leader\"\n}"
+        );
+        let u = to_map(
+            "nonexist",
+            Some("Unknown command: nonexist".into()),
+            Vec::new(),
+        );
+        assert_eq!(
+            u.pretty(),
+            "{\n  \"command\" : \"nonexist\",\n  \"error\" : \"Unknown command: nonexist\"\n}"
+        );
     }
 }

@@ -34,10 +34,19 @@ pub fn command_of(head: [u8; 4]) -> Option<&'static str> {
 
 /// Runs one command and closes the connection. While it runs the connection counts as an alive
 /// connection and its 4 bytes as a received packet, as in Java.
-pub async fn serve(shared: &Arc<Shared>, cmd: &'static str, mut rd: OwnedReadHalf, mut wr: OwnedWriteHalf, mut buf: BytesMut) {
+pub async fn serve(
+    shared: &Arc<Shared>,
+    cmd: &'static str,
+    mut rd: OwnedReadHalf,
+    mut wr: OwnedWriteHalf,
+    mut buf: BytesMut,
+) {
     let peer = rd.peer_addr().ok();
     shared.stats.received();
-    shared.stats.four_letter_conns.fetch_add(1, Ordering::Relaxed);
+    shared
+        .stats
+        .four_letter_conns
+        .fetch_add(1, Ordering::Relaxed);
     if cmd == "stmk" {
         // stmk carries an 8-byte trace mask.
         while buf.len() < 8 {
@@ -49,11 +58,16 @@ pub async fn serve(shared: &Arc<Shared>, cmd: &'static str, mut rd: OwnedReadHal
         if buf.len() >= 8 && shared.settings.four_letter_whitelist.allows(cmd) {
             let mut a = [0u8; 8];
             a.copy_from_slice(&buf[..8]);
-            shared.trace_mask.store(i64::from_be_bytes(a), Ordering::Relaxed);
+            shared
+                .trace_mask
+                .store(i64::from_be_bytes(a), Ordering::Relaxed);
         }
     }
     let text = output_for(shared, cmd, peer);
-    shared.stats.four_letter_conns.fetch_sub(1, Ordering::Relaxed);
+    shared
+        .stats
+        .four_letter_conns
+        .fetch_sub(1, Ordering::Relaxed);
     let _ = wr.write_all(text.as_bytes()).await;
     let _ = wr.shutdown().await;
     // Java counts the answer as a sent packet once it is written.
@@ -84,7 +98,10 @@ pub fn output_for(shared: &Shared, cmd: &str, peer: Option<SocketAddr>) -> Strin
         "mntr" => mntr(shared),
         "wchs" => {
             let w = shared.watches.lock().summary();
-            format!("{} connections watching {} paths\nTotal watches:{}\n", w.connections, w.paths, w.total)
+            format!(
+                "{} connections watching {} paths\nTotal watches:{}\n",
+                w.connections, w.paths, w.total
+            )
         }
         "wchc" => {
             let by_conn = shared.watches.lock().by_connection();
@@ -147,7 +164,12 @@ pub fn output_for(shared: &Shared, cmd: &str, peer: Option<SocketAddr>) -> Strin
 
 /// The session a connection serves (0 before its handshake).
 fn session_of(shared: &Shared, conn: crate::watch_manager::ConnId) -> i64 {
-    shared.conns.lock().get(&conn).map(|c| c.session_id.load(Ordering::Relaxed)).unwrap_or(0)
+    shared
+        .conns
+        .lock()
+        .get(&conn)
+        .map(|c| c.session_id.load(Ordering::Relaxed))
+        .unwrap_or(0)
 }
 
 /// The client connections, oldest first.
@@ -169,12 +191,21 @@ pub fn reset_connection_stats(shared: &Shared) {
 /// `datadir_size` / `logdir_size`: bytes of the files in the two `version-2` directories.
 pub fn dir_sizes(shared: &Shared) -> (u64, u64) {
     let st = &shared.settings;
-    (dir_size(&st.data_dir.join("version-2")), dir_size(&st.data_log_dir.join("version-2")))
+    (
+        dir_size(&st.data_dir.join("version-2")),
+        dir_size(&st.data_log_dir.join("version-2")),
+    )
 }
 
 fn dir_size(p: &std::path::Path) -> u64 {
     std::fs::read_dir(p)
-        .map(|rd| rd.filter_map(|e| e.ok()).filter_map(|e| e.metadata().ok()).filter(|m| m.is_file()).map(|m| m.len()).sum())
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .filter_map(|e| e.metadata().ok())
+                .filter(|m| m.is_file())
+                .map(|m| m.len())
+                .sum()
+        })
         .unwrap_or(0)
 }
 
@@ -192,7 +223,12 @@ pub fn java_ip(a: SocketAddr) -> String {
             if let Some(v4) = v6.ip().to_ipv4_mapped() {
                 return v4.to_string();
             }
-            v6.ip().segments().iter().map(|s| format!("{s:x}")).collect::<Vec<_>>().join(":")
+            v6.ip()
+                .segments()
+                .iter()
+                .map(|s| format!("{s:x}"))
+                .collect::<Vec<_>>()
+                .join(":")
         }
     }
 }
@@ -253,7 +289,12 @@ pub fn alive_connections(shared: &Shared) -> usize {
 
 /// Requests received and not yet answered.
 pub fn outstanding_requests(shared: &Shared) -> usize {
-    shared.conns.lock().values().map(|c| c.pending.load(Ordering::Relaxed)).sum()
+    shared
+        .conns
+        .lock()
+        .values()
+        .map(|c| c.pending.load(Ordering::Relaxed))
+        .sum()
 }
 
 /// `srvr`, or `stat` (with the client list) when `stat_peer` is given.
@@ -271,9 +312,23 @@ pub fn server_stats(shared: &Shared, stat_peer: Option<Option<SocketAddr>>) -> S
         s.push('\n');
     }
     let (min, avg, max) = shared.stats.latency_summary();
-    let _ = writeln!(s, "Latency min/avg/max: {}/{}/{}", min, java_double(avg), max);
-    let _ = writeln!(s, "Received: {}", shared.stats.packets_received.load(Ordering::Relaxed));
-    let _ = writeln!(s, "Sent: {}", shared.stats.packets_sent.load(Ordering::Relaxed));
+    let _ = writeln!(
+        s,
+        "Latency min/avg/max: {}/{}/{}",
+        min,
+        java_double(avg),
+        max
+    );
+    let _ = writeln!(
+        s,
+        "Received: {}",
+        shared.stats.packets_received.load(Ordering::Relaxed)
+    );
+    let _ = writeln!(
+        s,
+        "Sent: {}",
+        shared.stats.packets_sent.load(Ordering::Relaxed)
+    );
     let _ = writeln!(s, "Connections: {}", alive_connections(shared));
     let _ = writeln!(s, "Outstanding: {}", outstanding_requests(shared));
     let tree = shared.tree.read();
@@ -291,13 +346,21 @@ fn conf(shared: &Shared) -> String {
     let _ = writeln!(s, "secureClientPort={}", st.secure_client_port);
     let _ = writeln!(s, "dataDir={}", st.data_dir.join("version-2").display());
     let _ = writeln!(s, "dataDirSize={dsize}");
-    let _ = writeln!(s, "dataLogDir={}", st.data_log_dir.join("version-2").display());
+    let _ = writeln!(
+        s,
+        "dataLogDir={}",
+        st.data_log_dir.join("version-2").display()
+    );
     let _ = writeln!(s, "dataLogSize={lsize}");
     let _ = writeln!(s, "tickTime={}", st.tick_ms);
     let _ = writeln!(s, "maxClientCnxns={}", st.max_client_cnxns);
     let _ = writeln!(s, "minSessionTimeout={}", st.min_session_timeout_ms);
     let _ = writeln!(s, "maxSessionTimeout={}", st.max_session_timeout_ms);
-    let _ = writeln!(s, "clientPortListenBacklog={}", st.client_port_listen_backlog);
+    let _ = writeln!(
+        s,
+        "clientPortListenBacklog={}",
+        st.client_port_listen_backlog
+    );
     let _ = writeln!(s, "serverId=0");
     s
 }
@@ -319,7 +382,11 @@ fn mntr(shared: &Shared) -> String {
 /// keys a native server has no value for print `<NA>` (Java's own marker for an unset one).
 pub fn environment(shared: &Shared) -> Vec<(&'static str, String)> {
     let na = || "<NA>".to_string();
-    let read = |p: &str| std::fs::read_to_string(p).map(|s| s.trim().to_string()).unwrap_or_default();
+    let read = |p: &str| {
+        std::fs::read_to_string(p)
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    };
     let arch = match std::env::consts::ARCH {
         "x86_64" => "amd64".to_string(),
         "x86" => "i386".to_string(),
@@ -339,14 +406,22 @@ pub fn environment(shared: &Shared) -> Vec<(&'static str, String)> {
         ("java.home", na()),
         ("java.class.path", na()),
         ("java.library.path", na()),
-        ("java.io.tmpdir", std::env::var("TMPDIR").unwrap_or_else(|_| "/tmp".into())),
+        (
+            "java.io.tmpdir",
+            std::env::var("TMPDIR").unwrap_or_else(|_| "/tmp".into()),
+        ),
         ("java.compiler", na()),
         ("os.name", os),
         ("os.arch", arch),
         ("os.version", read("/proc/sys/kernel/osrelease")),
         ("user.name", user_name()),
         ("user.home", std::env::var("HOME").unwrap_or_default()),
-        ("user.dir", std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default()),
+        (
+            "user.dir",
+            std::env::current_dir()
+                .map(|d| d.display().to_string())
+                .unwrap_or_default(),
+        ),
         ("os.memory.free", format!("{free}MB")),
         ("os.memory.max", format!("{max}MB")),
         ("os.memory.total", format!("{total}MB")),
@@ -363,9 +438,13 @@ fn envi(shared: &Shared) -> String {
 
 /// The login name of the effective user (`/etc/passwd`), else `$USER`.
 fn user_name() -> String {
-    let uid = std::fs::read_to_string("/proc/self/status").ok().and_then(|st| {
-        st.lines().find(|l| l.starts_with("Uid:")).and_then(|l| l.split_whitespace().nth(2).map(str::to_string))
-    });
+    let uid = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|st| {
+            st.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(str::to_string))
+        });
     if let (Some(uid), Ok(pw)) = (uid, std::fs::read_to_string("/etc/passwd")) {
         for line in pw.lines() {
             let f: Vec<&str> = line.split(':').collect();
@@ -382,7 +461,10 @@ fn user_name() -> String {
 /// max − total.
 pub fn memory_mb() -> (u64, u64, u64) {
     let kb = |text: &str, key: &str| -> Option<u64> {
-        text.lines().find(|l| l.starts_with(key)).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok())
+        text.lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
     };
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let rss = kb(&status, "VmRSS:").unwrap_or(0) * 1024;
@@ -400,7 +482,9 @@ pub fn memory_mb() -> (u64, u64, u64) {
 /// Java's `Date.toString()` (`EEE MMM dd HH:mm:ss zzz yyyy`) of a wall-clock time, in UTC.
 pub fn java_date(ms: i64) -> String {
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let secs = ms.div_euclid(1000);
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
@@ -474,14 +558,28 @@ fn dump(shared: &Shared, peer: Option<SocketAddr>) -> String {
     let round = |t: i64| (t / SESSIONLESS_CNXN_TIMEOUT_MS + 1) * SESSIONLESS_CNXN_TIMEOUT_MS;
     let mut sets: std::collections::BTreeMap<i64, Vec<String>> = std::collections::BTreeMap::new();
     if let Some(p) = peer {
-        sets.entry(round(now + SESSIONLESS_CNXN_TIMEOUT_MS)).or_default().push(format!("ip: {} sessionId: 0x0", java_addr(p)));
+        sets.entry(round(now + SESSIONLESS_CNXN_TIMEOUT_MS))
+            .or_default()
+            .push(format!("ip: {} sessionId: 0x0", java_addr(p)));
     }
     for c in sorted_conns(shared) {
         let sid = c.session_id.load(Ordering::Relaxed);
         let st = c.stats.get();
-        let last = if st.last_response_ms > 0 { start_wall + st.last_response_ms } else { c.established_ms.load(Ordering::Relaxed) };
-        let to = if sid != 0 { c.session_timeout_ms.load(Ordering::Relaxed) } else { SESSIONLESS_CNXN_TIMEOUT_MS };
-        sets.entry(round(last + to)).or_default().push(format!("ip: {} sessionId: 0x{:x}", java_addr(c.remote), sid));
+        let last = if st.last_response_ms > 0 {
+            start_wall + st.last_response_ms
+        } else {
+            c.established_ms.load(Ordering::Relaxed)
+        };
+        let to = if sid != 0 {
+            c.session_timeout_ms.load(Ordering::Relaxed)
+        } else {
+            SESSIONLESS_CNXN_TIMEOUT_MS
+        };
+        sets.entry(round(last + to)).or_default().push(format!(
+            "ip: {} sessionId: 0x{:x}",
+            java_addr(c.remote),
+            sid
+        ));
     }
     let n: usize = sets.values().map(Vec::len).sum();
     let _ = writeln!(s, "Connections Sets ({})/({}):", sets.len(), n);
@@ -502,6 +600,39 @@ mod tests {
     fn dates_like_java() {
         assert_eq!(java_date(0), "Thu Jan 01 00:00:00 UTC 1970");
         assert_eq!(java_date(1_795_305_529_000), "Sat Nov 21 23:58:49 UTC 2026");
+    }
+
+    #[tokio::test]
+    async fn not_serving_and_whitelist_texts() {
+        use crate::settings::{FourLetterWhitelist, ServerSettings};
+        let dir = std::env::temp_dir().join(format!("fk-4lw-{}", std::process::id()));
+        let mut st = ServerSettings::standalone("127.0.0.1:0".parse().unwrap(), dir);
+        st.four_letter_whitelist = FourLetterWhitelist::All;
+        let h = crate::server::start(st, crate::StartState::empty())
+            .await
+            .unwrap();
+        let shared = h.shared.clone();
+        assert!(output(&shared, "srvr").ends_with("Mode: standalone\nNode count: 5\n"));
+        shared.serving.store(false, Ordering::Release);
+        let ns = format!("{NOT_SERVING}\n");
+        for cmd in [
+            "srvr", "stat", "conf", "mntr", "cons", "crst", "srst", "dirs", "dump", "wchs", "wchc",
+            "wchp",
+        ] {
+            assert_eq!(output(&shared, cmd), ns, "{cmd}");
+        }
+        assert_eq!(output(&shared, "hash"), NOT_SERVING);
+        assert_eq!(output(&shared, "ruok"), "imok");
+        assert_eq!(output(&shared, "isro"), "null");
+        assert_eq!(output(&shared, "gtmk"), "306");
+        assert!(output(&shared, "envi").starts_with("Environment:\nzookeeper.version="));
+        h.shutdown();
+    }
+
+    #[test]
+    fn whitelist_text() {
+        let w = crate::settings::FourLetterWhitelist::parse(" ruok , conf");
+        assert!(w.allows("srvr") && w.allows("ruok") && !w.allows("stat"));
     }
 
     #[test]

@@ -51,7 +51,11 @@ pub fn scalars(shared: &Shared) -> Vec<(&'static str, Kind, MetricValue)> {
     let (min, avg, max) = st.latency_summary();
     let (ephemerals, znodes, data_size) = {
         let t = shared.tree.read();
-        (t.ephemerals_count() as i64, t.node_count() as i64 + 1, t.approximate_data_size())
+        (
+            t.ephemerals_count() as i64,
+            t.node_count() as i64 + 1,
+            t.approximate_data_size(),
+        )
     };
     let watches = shared.watches.lock().watch_count() as i64;
     let sessions = shared.sessions.lock().len() as i64;
@@ -59,19 +63,39 @@ pub fn scalars(shared: &Shared) -> Vec<(&'static str, Kind, MetricValue)> {
     let (open_fds, max_fds) = fd_counts();
     let mut v = vec![
         ("ephemerals_count", Kind::Gauge, Int(ephemerals)),
-        ("num_alive_connections", Kind::Gauge, Int(alive_connections(shared) as i64)),
+        (
+            "num_alive_connections",
+            Kind::Gauge,
+            Int(alive_connections(shared) as i64),
+        ),
         ("avg_latency", Kind::Gauge, Double(avg)),
-        ("outstanding_requests", Kind::Gauge, Int(outstanding_requests(shared) as i64)),
+        (
+            "outstanding_requests",
+            Kind::Gauge,
+            Int(outstanding_requests(shared) as i64),
+        ),
         ("znode_count", Kind::Gauge, Int(znodes)),
         ("global_sessions", Kind::Gauge, Int(sessions)),
         ("non_mtls_remote_conn_count", Kind::Gauge, Int(0)),
         ("last_client_response_size", Kind::Gauge, Int(resp.last)),
-        ("packets_sent", Kind::Gauge, Int(st.packets_sent.load(Ordering::Relaxed) as i64)),
-        ("packets_received", Kind::Gauge, Int(st.packets_received.load(Ordering::Relaxed) as i64)),
+        (
+            "packets_sent",
+            Kind::Gauge,
+            Int(st.packets_sent.load(Ordering::Relaxed) as i64),
+        ),
+        (
+            "packets_received",
+            Kind::Gauge,
+            Int(st.packets_received.load(Ordering::Relaxed) as i64),
+        ),
         ("max_client_response_size", Kind::Gauge, Int(resp.max)),
         ("connection_drop_probability", Kind::Gauge, Double(0.0)),
         ("watch_count", Kind::Gauge, Int(watches)),
-        ("auth_failed_count", Kind::Gauge, Int(st.auth_failed.load(Ordering::Relaxed) as i64)),
+        (
+            "auth_failed_count",
+            Kind::Gauge,
+            Int(st.auth_failed.load(Ordering::Relaxed) as i64),
+        ),
         ("min_latency", Kind::Gauge, Int(min)),
     ];
     if let Some(m) = max_fds {
@@ -83,12 +107,20 @@ pub fn scalars(shared: &Shared) -> Vec<(&'static str, Kind, MetricValue)> {
     }
     v.extend([
         ("local_sessions", Kind::Gauge, Int(0)),
-        ("uptime", Kind::Gauge, Int(shared.start.elapsed().as_millis() as i64)),
+        (
+            "uptime",
+            Kind::Gauge,
+            Int(shared.start.elapsed().as_millis() as i64),
+        ),
         ("max_latency", Kind::Gauge, Int(max)),
         ("outstanding_tls_handshake", Kind::Gauge, Int(0)),
         ("min_client_response_size", Kind::Gauge, Int(resp.min)),
         ("non_mtls_local_conn_count", Kind::Gauge, Int(0)),
-        ("connection_request_count", Kind::Counter, Int(st.connection_requests.load(Ordering::Relaxed) as i64)),
+        (
+            "connection_request_count",
+            Kind::Counter,
+            Int(st.connection_requests.load(Ordering::Relaxed) as i64),
+        ),
     ]);
     for name in ALWAYS_ZERO_COUNTERS {
         v.push((name, Kind::Counter, Int(0)));
@@ -99,7 +131,11 @@ pub fn scalars(shared: &Shared) -> Vec<(&'static str, Kind, MetricValue)> {
 /// Summaries: (name, snapshot, with percentiles).
 pub fn summaries(shared: &Shared) -> Vec<(&'static str, SummarySnapshot, bool)> {
     vec![
-        ("updatelatency", shared.stats.update_latency.snapshot(), true),
+        (
+            "updatelatency",
+            shared.stats.update_latency.snapshot(),
+            true,
+        ),
         ("readlatency", shared.stats.read_latency.snapshot(), true),
         ("fsynctime", shared.stats.fsync_time.snapshot(), false),
     ]
@@ -109,8 +145,14 @@ pub fn summaries(shared: &Shared) -> Vec<(&'static str, SummarySnapshot, bool)> 
 /// `MetricsContext` prints it (`avg_/min_/max_/cnt_/sum_` and `p50_/p95_/p99_/p999_`).
 pub fn monitor_values(shared: &Shared) -> Vec<(String, MetricValue)> {
     let mut out = vec![
-        ("version".to_string(), MetricValue::Text(shared.settings.version.clone())),
-        ("server_state".to_string(), MetricValue::Text(server_state(shared).to_string())),
+        (
+            "version".to_string(),
+            MetricValue::Text(shared.settings.version.clone()),
+        ),
+        (
+            "server_state".to_string(),
+            MetricValue::Text(server_state(shared).to_string()),
+        ),
     ];
     for (name, _, v) in scalars(shared) {
         out.push((name.to_string(), v));
@@ -123,7 +165,10 @@ pub fn monitor_values(shared: &Shared) -> Vec<(String, MetricValue)> {
         out.push((format!("sum_{name}"), MetricValue::Int(s.sum)));
         if pct {
             for (p, q) in [("p50", 0.5), ("p95", 0.95), ("p99", 0.99), ("p999", 0.999)] {
-                out.push((format!("{p}_{name}"), MetricValue::Int(s.quantile(q).round() as i64)));
+                out.push((
+                    format!("{p}_{name}"),
+                    MetricValue::Int(s.quantile(q).round() as i64),
+                ));
             }
         }
     }
@@ -145,12 +190,20 @@ pub fn prometheus_text(shared: &Shared) -> String {
             Kind::Gauge => "gauge",
             Kind::Counter => "counter",
         };
-        let _ = writeln!(s, "# HELP {name} {name}\n# TYPE {name} {ty}\n{name} {}", java_double(num));
+        let _ = writeln!(
+            s,
+            "# HELP {name} {name}\n# TYPE {name} {ty}\n{name} {}",
+            java_double(num)
+        );
     }
     for (name, snap, _) in summaries(shared) {
         let _ = writeln!(s, "# HELP {name} {name}\n# TYPE {name} summary");
         for q in [0.5, 0.9, 0.99] {
-            let v = if snap.count == 0 { f64::NAN } else { snap.quantile(q) };
+            let v = if snap.count == 0 {
+                f64::NAN
+            } else {
+                snap.quantile(q)
+            };
             let _ = writeln!(s, "{name}{{quantile=\"{q}\",}} {}", java_double(v));
         }
         let _ = writeln!(s, "{name}_count {}", java_double(snap.count as f64));
@@ -161,12 +214,16 @@ pub fn prometheus_text(shared: &Shared) -> String {
 
 /// (open, max) file descriptors of this process, from `/proc`.
 fn fd_counts() -> (Option<i64>, Option<i64>) {
-    let open = std::fs::read_dir("/proc/self/fd").ok().map(|d| d.count() as i64);
-    let max = std::fs::read_to_string("/proc/self/limits").ok().and_then(|l| {
-        l.lines()
-            .find(|x| x.starts_with("Max open files"))
-            .and_then(|x| x.split_whitespace().nth(3))
-            .and_then(|v| v.parse::<i64>().ok())
-    });
+    let open = std::fs::read_dir("/proc/self/fd")
+        .ok()
+        .map(|d| d.count() as i64);
+    let max = std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|l| {
+            l.lines()
+                .find(|x| x.starts_with("Max open files"))
+                .and_then(|x| x.split_whitespace().nth(3))
+                .and_then(|v| v.parse::<i64>().ok())
+        });
     (open, max)
 }

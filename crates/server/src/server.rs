@@ -108,10 +108,12 @@ pub async fn start(settings: ServerSettings, state: StartState) -> std::io::Resu
     tasks.push(tokio::spawn(expire_sessions(shared.clone())));
     tasks.push(tokio::spawn(reap_containers(shared.clone())));
     if let Some(http) = settings.admin.clone() {
-        tasks.push(tokio::spawn(crate::admin::serve_admin(shared.clone(), http)));
+        let admin = crate::admin::serve_admin(shared.clone(), http);
+        tasks.push(tokio::spawn(admin));
     }
     if let Some(addr) = settings.metrics_addr {
-        tasks.push(tokio::spawn(crate::admin::serve_metrics(shared.clone(), addr)));
+        let metrics = crate::admin::serve_metrics(shared.clone(), addr);
+        tasks.push(tokio::spawn(metrics));
     }
     info!(%local_addr, zxid = format!("0x{last_zxid:x}"), "serving clients");
     Ok(ServerHandle {

@@ -82,6 +82,8 @@ pub struct ServerSettings {
     pub admin: Option<crate::admin::AdminHttp>,
     /// Prometheus `/metrics` listener (`metricsProvider.className` = the Prometheus provider).
     pub metrics_addr: Option<SocketAddr>,
+    /// The configuration file's text as read at startup (AdminServer `initial_configuration`).
+    pub initial_config: Option<String>,
 }
 
 impl ServerSettings {
@@ -113,6 +115,7 @@ impl ServerSettings {
             secure_client_port: -1,
             admin: None,
             metrics_addr: None,
+            initial_config: None,
         }
     }
 }

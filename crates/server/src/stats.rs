@@ -244,7 +244,8 @@ impl ServerStats {
     pub fn fsync_done(&self, ms: i64) {
         self.fsync_time.add(ms);
         if ms > FSYNC_WARNING_THRESHOLD_MS {
-            self.fsync_threshold_exceeded.fetch_add(1, Ordering::Relaxed);
+            self.fsync_threshold_exceeded
+                .fetch_add(1, Ordering::Relaxed);
         }
     }
 }

@@ -160,6 +160,29 @@ pub fn recover(
     for rec in iter.by_ref() {
         let rec = rec?;
         let z = rec.zxid();
+        // Within an epoch zxids are consecutive. A jump means txns are missing: a torn entry at the
+        // end of a log that is not the newest (followed by a newer log), or a missing log file.
+        // Replaying on past the hole would silently drop committed txns, so refuse to start.
+        if last_zxid != 0 && z > last_zxid + 1 && (z >> 32) == (last_zxid >> 32) {
+            let after = if replayed == 0 { "the snapshot's zxid" } else { "the previous txn" };
+            return Err(Error::corrupt(
+                &rec.path,
+                rec.offset,
+                format!(
+                    "txn zxid {z:#x} follows {after} {last_zxid:#x}: txns {:#x}..{:#x} are missing{}",
+                    last_zxid + 1,
+                    z - 1,
+                    match iter.torn_tails().last() {
+                        Some(t) => format!(
+                            " (torn entry in {} at offset {})",
+                            t.path.display(),
+                            t.offset
+                        ),
+                        None => String::new(),
+                    }
+                ),
+            ));
+        }
         if z < last_zxid && last_zxid != 0 {
             tracing::error!(
                 zxid = format_args!("{z:#x}"),

@@ -2,7 +2,7 @@
 //! the Ready builder that enforces "persist before ACK", and the public entry points that dispatch
 //! to the leader or learner half.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use jute::quorum::QuorumPacket;
 
@@ -90,6 +90,8 @@ pub struct Zab {
     cur_hooks: Vec<PersistHook>,
     sealed: VecDeque<Sealed>,
     inflight: VecDeque<Inflight>,
+    /// Per peer: how many handed-out, not yet persisted Readys hold messages for it.
+    held_for: BTreeMap<Sid, usize>,
     next_number: ReadyNumber,
 }
 
@@ -119,6 +121,7 @@ impl Zab {
             cur_hooks: Vec::new(),
             sealed: VecDeque::new(),
             inflight: VecDeque::new(),
+            held_for: BTreeMap::new(),
             next_number: 1,
         }
     }
@@ -279,6 +282,10 @@ impl Zab {
 
     /// A packet from peer `from`. On `Err`, the core has already dropped that peer (leader) or the
     /// leader (learner); the driver should close the connection. Never panics on packet content.
+    ///
+    /// Leader side: a connection's sid is only known from its first packet; the driver reads it
+    /// with [`crate::packets::parse_learner_info`] and passes that sid as `from` from then on. A
+    /// SNAP packet must go through [`Zab::step_snapshot`] together with the stream after it.
     pub fn step(&mut self, from: Sid, p: QuorumPacket) -> Result<(), StepError> {
         match &self.role {
             RoleState::Looking => Err(StepError::UnknownPeer(from)),
@@ -398,7 +405,11 @@ impl Zab {
         let mut ready = sealed.ready;
         ready.number = self.next_number;
         self.next_number += 1;
-        let after_persist_to = ready.messages_after_persist.iter().map(|m| m.to).collect();
+        let after_persist_to: BTreeSet<Sid> =
+            ready.messages_after_persist.iter().map(|m| m.to).collect();
+        for sid in &after_persist_to {
+            *self.held_for.entry(*sid).or_insert(0) += 1;
+        }
         self.inflight.push_back(Inflight {
             number: ready.number,
             log_end: sealed.log_end,
@@ -415,6 +426,14 @@ impl Zab {
             if let Some(i) = self.inflight.pop_front() {
                 self.durable = i.log_end;
                 hooks.extend(i.hooks);
+                for sid in i.after_persist_to {
+                    if let Some(n) = self.held_for.get_mut(&sid) {
+                        *n -= 1;
+                        if *n == 0 {
+                            self.held_for.remove(&sid);
+                        }
+                    }
+                }
             }
         }
         for h in hooks {
@@ -479,10 +498,7 @@ impl Zab {
                 .sealed
                 .iter()
                 .any(|s| s.ready.messages_after_persist.iter().any(|m| m.to == to))
-            || self
-                .inflight
-                .iter()
-                .any(|i| i.after_persist_to.contains(&to))
+            || self.held_for.contains_key(&to)
     }
 
     /// Sends now, unless an earlier after-persist message to the same peer is still held back;
@@ -498,6 +514,16 @@ impl Zab {
         } else {
             self.cur.messages.push(m);
         }
+    }
+
+    /// Sends now even if ACKs to the same peer are held for persistence (learner PING replies
+    /// and forwarded requests once serving: their order relative to ACKs does not matter, and a
+    /// slow fsync must not delay liveness replies).
+    pub(crate) fn send_now(&mut self, to: Sid, p: QuorumPacket) {
+        self.cur.messages.push(Outbound {
+            to,
+            body: Body::Packet(p),
+        });
     }
 
     /// Sends once this Ready is durable.

@@ -40,6 +40,8 @@ pub(crate) struct Learner {
     sync_mark: Zxid,
     last_queued: Zxid,
     to_ack: Vec<Zxid>,
+    /// Zxid of the snapshot installed in this sync, if SNAP.
+    snap_zxid: Option<Zxid>,
     deadline_ms: u64,
     pub(crate) touches: BTreeMap<i64, i32>,
     leader_config: Option<Bytes>,
@@ -109,6 +111,7 @@ impl Zab {
             sync_mark: -1,
             last_queued: self.last_appended,
             to_ack: Vec::new(),
+            snap_zxid: None,
             deadline_ms: self.now_ms + self.cfg.init_ms(),
             touches: BTreeMap::new(),
             leader_config: None,
@@ -187,7 +190,12 @@ impl Zab {
                     });
                 }
                 l.last_queued = prop.zxid;
-                l.sync_buffer.push(prop.clone());
+                // A Java leader's snapshot is fuzzy: txns it already holds may still follow as
+                // PROPOSAL/COMMIT. They stay pending (so COMMITs match) but are not logged again.
+                let in_snapshot = matches!(l.snap_zxid, Some(s) if prop.zxid <= s);
+                if !in_snapshot {
+                    l.sync_buffer.push(prop.clone());
+                }
                 l.pending.push_back(prop);
                 Ok(())
             }
@@ -257,7 +265,7 @@ impl Zab {
                         timeout,
                     })
                     .collect();
-                self.send(from, packets::ping_reply(p.zxid, &touches));
+                self.send_now(from, packets::ping_reply(p.zxid, &touches));
                 Ok(())
             }
             (_, packet::PING) => Ok(()), // Java ignores pings until UPTODATE.
@@ -393,7 +401,8 @@ impl Zab {
         let now = self.now_ms + self.cfg.init_ms();
         if let Some(l) = self.learner_mut() {
             l.sync_mark = zxid;
-            l.last_queued = zxid;
+            l.last_queued = -1;
+            l.snap_zxid = Some(zxid);
             l.phase = LearnerPhase::Syncing;
             l.deadline_ms = now;
         }
@@ -438,7 +447,13 @@ impl Zab {
             return Err(StepError::UnknownPeer(from));
         };
         let phase = l.phase;
-        let last = l.last_queued.max(self.last_appended);
+        let in_snapshot =
+            phase == LearnerPhase::Syncing && l.snap_zxid.is_some_and(|s| prop.zxid <= s);
+        let last = if in_snapshot {
+            l.last_queued
+        } else {
+            l.last_queued.max(self.last_appended)
+        };
         if prop.zxid <= last {
             return Err(StepError::ProposalOutOfOrder {
                 got: prop.zxid,
@@ -446,6 +461,13 @@ impl Zab {
             });
         }
         let z = prop.zxid;
+        if in_snapshot {
+            // Already in the (fuzzy) snapshot we installed.
+            if let Some(l) = self.learner_mut() {
+                l.last_queued = z;
+            }
+            return Ok(());
+        }
         if phase == LearnerPhase::Syncing {
             if let Some(l) = self.learner_mut() {
                 l.sync_buffer.push(prop.clone());
@@ -541,7 +563,7 @@ impl Zab {
             return false;
         }
         let leader = l.leader;
-        self.send(leader, p);
+        self.send_now(leader, p);
         true
     }
 }

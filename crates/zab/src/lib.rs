@@ -10,6 +10,19 @@
 //! - `sync_plan` ([`plan_sync`]): Java's DIFF/TRUNC/SNAP choice.
 //! - `core` ([`Zab`]), `leader`, `learner`: the state machine.
 //! - [`error`]: [`StepError`], [`ProposeError`].
+//!
+//! Driver loop (one task owns the [`Zab`]):
+//! 1. Election result → [`Zab::lead`] / [`Zab::follow`] / [`Zab::observe`]; connection lost →
+//!    [`Zab::peer_disconnected`]; packets → [`Zab::step`] / [`Zab::step_snapshot`]; a timer →
+//!    [`Zab::tick`] (at least every tickTime/2); client writes on the leader → [`Zab::propose`]
+//!    with [`Zab::next_zxid`]; syncs → [`Zab::sync`]; learner requests → [`Zab::forward_request`],
+//!    [`Zab::revalidate`], [`Zab::touch_session`].
+//! 2. After every input: `while zab.has_ready() { let r = zab.ready(); ... }`, carrying each
+//!    [`Ready`] out in the order documented in [`ready`], and calling [`Zab::on_persisted`] with
+//!    its number once its writes are durable (then sending `messages_after_persist`).
+//!
+//! The core never stamps time itself, never touches disk or sockets, and holds no randomness, so
+//! the simulator in `tests/` replays any run from its seed.
 
 #![deny(missing_docs)]
 

@@ -661,7 +661,7 @@ fn observers_get_inform_and_never_ack() {
 }
 
 #[test]
-fn whole_quorum_crash_during_diff_sync_loses_nothing() {
+fn zookeeper_3911_whole_quorum_crash_during_diff_sync_loses_nothing() {
     // ZOOKEEPER-3911 end to end: a learner DIFF-syncs with its disk stalled, then everyone crashes.
     let mut sim = Sim::new(3911, Opts::quiet(3));
     sim.opts.propose_per_s = 100.0;
@@ -916,4 +916,33 @@ fn malformed_packets_are_errors_not_panics() {
     g.lead(0);
     let junk = QuorumPacket::new(packet::FOLLOWERINFO, 0, Some(Bytes::from_static(&[0; 3])));
     assert!(g.step(2, junk).is_err());
+}
+
+#[test]
+fn fuzzy_java_snapshot_followed_by_txns_it_already_holds() {
+    // A Java leader reads lastProcessedZxid for startForwarding before serializing, so txns at or
+    // below the SNAP zxid can follow the snapshot. They must be accepted, not logged again.
+    let mut z = synced_follower(make_zxid(1, 2));
+    z.step_snapshot(1, make_zxid(1, 10), Bytes::from_static(b"tree"))
+        .expect("SNAP");
+    for c in 9..=11 {
+        z.step(1, data_pkt(packet::PROPOSAL, make_zxid(1, c)))
+            .expect("PROPOSAL");
+        z.step(1, packets::bare(packet::COMMIT, make_zxid(1, c)))
+            .expect("COMMIT");
+    }
+    z.step(1, packets::new_leader(2, "cfg")).expect("NEWLEADER");
+    let rs = take(&mut z);
+    let appended: Vec<Zxid> = rs
+        .iter()
+        .flat_map(|r| r.log_appends.iter().map(|p| p.zxid))
+        .collect();
+    assert_eq!(appended, vec![make_zxid(1, 11)]);
+    persist(&mut z, &rs);
+    let rs = take(&mut z);
+    let replayed: Vec<Zxid> = rs
+        .iter()
+        .flat_map(|r| r.log_replay.iter().map(|p| p.zxid))
+        .collect();
+    assert_eq!(replayed, vec![make_zxid(1, 11)]);
 }

@@ -67,7 +67,14 @@ impl Opts {
         Opts {
             nodes,
             observers: if r.gen_bool(0.3) { 1 } else { 0 },
-            delay_ms: (1, r.gen_range(2..30)),
+            delay_ms: (
+                1,
+                if r.gen_bool(0.15) {
+                    r.gen_range(50..400)
+                } else {
+                    r.gen_range(2..30)
+                },
+            ),
             disk_ms: (1, r.gen_range(2..25)),
             crash_per_s: r.gen_range(0.0..1.5),
             partition_per_s: r.gen_range(0.0..1.0),
@@ -999,7 +1006,7 @@ impl Sim {
         zxid: Option<Zxid>,
     ) -> bool {
         self.delivered.iter().any(|&(t, f, d, ty, z)| {
-            t >= since && f == from && d == to && ty == ptype && zxid.is_none_or(|x| x == z)
+            t >= since && f == from && d == to && ty == ptype && (zxid.is_none() || zxid == Some(z))
         })
     }
 
