@@ -150,33 +150,54 @@ def _attempt(fn):
         return f"error:{exc.name}"
 
 
-def dump_tree(zk: Zk, root: str = "/", skip=()) -> dict:
-    """{path: {"stat", "data" (hex or error), "acl" (or error), "children"}} for every node."""
+def dump_tree(zk: Zk, root: str = "/", skip=(), batch: int = 400) -> dict:
+    """{path: {"stat", "data" (sha256/len or error), "acl" (or error), "children"}} for every node.
+
+    Requests are pipelined a level (at most ``batch`` nodes) at a time: exists, getData, getACL,
+    getChildren per node, replies read in order."""
+    raw = zk.raw
     out = {}
-    stack = [root]
-    while stack:
-        path = stack.pop()
-        if path in skip:
-            continue
-        stat = _attempt(lambda: zk.exists(path))
-        if stat is None:  # vanished between listing and reading (ephemeral, TTL)
-            out[path] = "vanished"
-            continue
-        data = _attempt(lambda: zk.get(path))
-        if not isinstance(data, str):
-            data, st2 = data
-            data = None if data is None else hashlib.sha256(data).hexdigest() + f"/{len(data)}"
-        acl = _attempt(lambda: zk.get_acl(path))
-        if not isinstance(acl, str):
-            if stat == "error:NOAUTH":
-                # exists checks READ in 3.9 but not in 3.8.0: take the stat getACL returns
-                stat = acl[1]
-            acl = sorted(tuple(a) for a in acl[0])
-        kids = _attempt(lambda: sorted(zk.children(path)))
-        out[path] = {"stat": stat, "data": data, "acl": acl, "children": kids}
-        if isinstance(kids, list):
-            for k in kids:
-                stack.append(path.rstrip("/") + "/" + k)
+    level = [root]
+    while level:
+        nxt = []
+        for i in range(0, len(level), batch):
+            chunk = [p for p in level[i:i + batch] if p not in skip]
+            sent = []
+            for path in chunk:
+                for opname, body in (("exists", zkraw.enc_path_watch(path, False)),
+                                     ("getData", zkraw.enc_path_watch(path, False)),
+                                     ("getACL", zkraw.enc_path(path)),
+                                     ("getChildren", zkraw.enc_path_watch(path, False))):
+                    sent.append((path, opname, raw.send_request(OP[opname], body)))
+            replies = {}
+            for path, opname, xid in sent:
+                replies[(path, opname)] = raw.read_until_reply(xid, OP[opname])
+            for path in chunk:
+                ex, gd, ga, gc = (replies[(path, o)] for o in ("exists", "getData", "getACL", "getChildren"))
+                if ex.err == -101:
+                    out[path] = "vanished"
+                    continue
+
+                def err(rep):
+                    return f"error:{zkraw.ERR.get(rep.err, rep.err)}"
+                stat = err(ex) if ex.err else ex.decoded["body"]["stat"]
+                if gd.err:
+                    data = err(gd)
+                else:
+                    d = gd.decoded["body"]["data"]
+                    data = None if d is None else hashlib.sha256(bytes.fromhex(d)).hexdigest() + f"/{len(d) // 2}"
+                if ga.err:
+                    acl = err(ga)
+                else:
+                    if stat == "error:NOAUTH":
+                        # exists checks READ in 3.9 but not in 3.8.0: take the stat getACL returns
+                        stat = ga.decoded["body"]["stat"]
+                    acl = sorted(tuple(a) for a in ga.decoded["body"]["acl"])
+                kids = err(gc) if gc.err else sorted(gc.decoded["body"]["children"])
+                out[path] = {"stat": stat, "data": data, "acl": acl, "children": kids}
+                if isinstance(kids, list):
+                    nxt.extend(path.rstrip("/") + "/" + k for k in kids)
+        level = nxt
     return out
 
 

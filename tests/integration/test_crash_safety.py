@@ -315,10 +315,12 @@ def test_flipped_byte_refuses_startup(tmp_path, servers, where):
     if where == "newest-log":
         # the newest log holds txns after the newest snapshot: they must be replayed
         target = newest_log(srv.data_dir)
-        # make sure the corrupted entry is replayed: write more after the last roll
-        srv.start()
-        write_nodes(srv.port, "/flip-more", 20)
-        srv.kill()
+        # make sure the corrupted entry is replayed: write more after the last roll (no roll now)
+        quiet = fk_server(tmp_path, name="fk-quiet", port=srv.port)
+        servers(quiet)
+        quiet.start()
+        write_nodes(quiet.port, "/flip-more", 20)
+        quiet.kill()
         target = newest_log(srv.data_dir)
         ents = log_entries(target)
     else:
@@ -549,3 +551,134 @@ def test_dead_sessions_ephemerals_expire_after_restart(tmp_path, servers):
                         f"{srv.log_tail(10)}", pytrace=False)
     finally:
         zk.close()
+
+
+@pytest.mark.parametrize("damage", ["torn-older-log", "missing-middle-log"])
+def test_hole_in_the_log_sequence_refuses_startup(tmp_path, servers, damage):
+    """Txns missing in the middle of the replayed history (a torn entry at the end of a log that
+    is not the newest, or a whole log file gone) must not be skipped silently: replaying later
+    txns over the hole would serve a state that never existed."""
+    srv = fk_server(tmp_path)
+    servers(srv)
+    srv.start()
+    a, _ = write_nodes(srv.port, "/hole-a", 20)
+    srv.kill()
+    srv.start()  # every start opens a new log
+    b, _ = write_nodes(srv.port, "/hole-b", 20)
+    srv.kill()
+    srv.start()
+    c, _ = write_nodes(srv.port, "/hole-c", 20)
+    srv.kill()
+    lg = [p for p in logs(srv.data_dir) if log_entries(p)]
+    assert len(lg) >= 3, [p.name for p in lg]
+    first = log_entries(lg[0])
+    # replay from snapshot.0 so that every log is needed
+    for s in snapshots(srv.data_dir):
+        if zxid_of(s.name) > 0:
+            s.unlink()
+    if damage == "torn-older-log":
+        target = lg[0]
+        with open(target, "r+b") as f:
+            f.truncate(first[-3]["offset"] + 20)
+        named = target.name
+    else:
+        target = lg[1]
+        target.unlink()
+        named = lg[2].name
+    srv2 = fk_server(tmp_path, name="fk2")
+    servers(srv2)
+    rc = spawn_expect_exit(srv2)
+    out = srv2.log_text()
+    assert rc != 0, out[-2000:]
+    assert named in out and "missing" in out, out[-2000:]
+
+
+def test_fuzzy_snapshot_of_a_big_tree_under_writes(tmp_path, servers):
+    """A tree bigger than one snapshot chunk (the snapshot copies nodes a chunk at a time while
+    writes go on): every snapshot taken during the writes, plus the logs after it, recovers
+    exactly the state served -- on ferrokeeper and on Java."""
+    srv = fk_server(tmp_path, snapCount=30)
+    servers(srv)
+    srv.start()
+    zk = Zk(srv.port)
+    for top in ("/a", "/big", "/z"):
+        zk.create(top, b"")
+    for b in range(20):
+        sub = [("create", zkraw.enc_create(f"/big/n{b:02d}_{k:03d}", b"%d" % k, OPEN_ACL, 0))
+               for k in range(300)]
+        err, res, _ = zk.multi(sub)
+        assert err == 0 and all(r.get("err", 0) == 0 for r in res[:-1]), res[:3]
+    zk.close()
+    errors = []
+
+    def writer(i):
+        rng = random.Random(SEED * 7 + i)
+        top = "/a" if i % 2 else "/z"
+        base = f"{top}/w{i}"
+        try:
+            c = Zk(srv.port)
+            c.create(base, b"")
+            for k in range(120):
+                p = f"{base}/n{k % 15}"
+                r = rng.random()
+                if c.exists(p) is None:
+                    c.create(p, rng.randbytes(rng.randrange(0, 200)))
+                    c.create(p + "/kid", b"k")
+                elif r < 0.25:
+                    c.delete(p + "/kid")
+                    c.delete(p)
+                    c.create(p, b"recreated %d" % k)
+                    c.create(p + "/kid", b"k2")
+                elif r < 0.45:
+                    c.set_acl(p, [(zkraw.PERM_ALL, "world", "anyone"), (1, "ip", f"10.{i}.{k}.0/24")])
+                elif r < 0.55:
+                    c.set(f"/big/n{rng.randrange(20):02d}_{rng.randrange(300):03d}", b"w%d" % k)
+                else:
+                    c.set(p, rng.randbytes(rng.randrange(0, 200)))
+            c.close()
+        except Exception as exc:
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
+    zk = Zk(srv.port)
+    before = dump_tree(zk)
+    zk.close()
+    srv.kill()
+    snaps = snapshots(srv.data_dir)
+    assert len(snaps) >= 8, [s.name for s in snaps]
+    hidden = tmp_path / "hidden"
+    hidden.mkdir()
+    v2 = srv.data_dir / "version-2"
+
+    def recover_from(keep, impl):
+        for s in snapshots(srv.data_dir):
+            if zxid_of(s.name) > zxid_of(keep.name):
+                s.rename(hidden / s.name)
+        other = make_server(impl, tmp_path / f"{impl}-{keep.name}", srv.data_dir, port=srv.port)
+        servers(other)
+        other.start()
+        try:
+            z = Zk(other.port)
+            got = dump_tree(z)
+            z.close()
+        finally:
+            other.kill()
+        for s in list(hidden.iterdir()):
+            if not (v2 / s.name).exists():
+                s.rename(v2 / s.name)
+            else:
+                s.unlink()
+        return diff_dumps(before, got)
+
+    picks = snaps[1:-1]
+    for keep in picks[:: max(1, len(picks) // 3)]:
+        diffs = recover_from(keep, "ferrokeeper")
+        assert not diffs, f"ferrokeeper from {keep.name}:\n" + "\n".join(diffs)
+    for keep in (picks[len(picks) // 2],):
+        diffs = recover_from(keep, "java")
+        assert not diffs, f"Java from ferrokeeper's {keep.name}:\n" + "\n".join(diffs)

@@ -67,6 +67,20 @@ def test_parses_as_prometheus_text(metrics_server):
         assert {s.name for s in fam.samples} >= {f"{name}_count", f"{name}_sum"}
 
 
+def test_labelled_per_namespace_summaries(metrics_server):
+    text, _ = scrape(metrics_server)
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    for name in ("read_per_namespace", "write_per_namespace"):
+        fam = families[name]
+        assert fam.type == "summary"
+        keys = {s.labels["key"] for s in fam.samples}
+        assert {"m0", "m4"} <= keys, keys
+    # create /m4 with 4 bytes: path length 3 + 4
+    sums = {s.labels["key"]: s.value for s in families["write_per_namespace"].samples
+            if s.name == "write_per_namespace_sum"}
+    assert sums["m4"] == 7.0
+
+
 def test_values_agree_with_mntr(metrics_server):
     text, _ = scrape(metrics_server)
     values = {s.name: s.value for f in text_string_to_metric_families(text) for s in f.samples
@@ -85,6 +99,8 @@ def test_every_name_is_a_zookeeper_metric(metrics_server):
     """No invented names: each exported family is one Java's mntr/Prometheus provider has."""
     text, _ = scrape(metrics_server)
     mntr = parse_mntr(flw(metrics_server.port, "mntr")[0])
-    known = set(mntr) | {k[len("avg_"):] for k in mntr if k.startswith("avg_")}
+    summaries = [k[len("avg_"):] for k in mntr if k.startswith("avg_")]
+    # Labelled summaries print as <label>_<name> in mntr: every "_"-suffix is a candidate name.
+    known = set(mntr) | {"_".join(k.split("_")[i:]) for k in summaries for i in range(len(k.split("_")))}
     for fam in text_string_to_metric_families(text):
         assert fam.name in known, fam.name

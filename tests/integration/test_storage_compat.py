@@ -519,3 +519,57 @@ def test_split_data_log_dir_both_ways(tmp_path, reg):
     diffs = diff_dumps(before2, dump_tree(zk))
     zk.close()
     assert not diffs, "\n".join(diffs)
+
+
+def test_autopurge_at_startup_like_java(tmp_path, reg):
+    """autopurge.purgeInterval=1 runs the first purge right at startup (Java's
+    DatadirCleanupManager schedules it with delay 0): only snapRetainCount snapshots and the logs
+    they need stay, on Java and on ferrokeeper alike, and no data is lost."""
+    import shutil
+    data = tmp_path / "data"
+    fk = reg(make_server("ferrokeeper", tmp_path / "fk", data, snapCount=20))
+    start_or_fail(fk)
+    simple_workload(fk.port, "/purge", 300, 5)
+    zk = Zk(fk.port)
+    before = dump_tree(zk, skip=("/zookeeper",))
+    zk.close()
+    fk.stop()
+    assert len(snapshots(data)) >= 8
+    java_copy = tmp_path / "java-data"
+    shutil.copytree(data, java_copy)
+    cfg = {"autopurge__purgeInterval": 1, "autopurge__snapRetainCount": 3}
+
+    pre = sorted(p.name for p in (data / "version-2").iterdir())
+    pre_snaps = [p.name for p in snapshots(data)]
+
+    def purged(d):
+        left = {p.name for p in (d / "version-2").iterdir()}
+        return left.isdisjoint(pre_snaps[:-3]) and set(pre_snaps[-3:]) <= left
+
+    def kept(d):
+        left = {p.name for p in (d / "version-2").iterdir()}
+        return sorted(n for n in pre if n in left)
+
+    java = reg(make_server("java", tmp_path / "java", java_copy, **cfg))
+    start_or_fail(java)
+    wait_until(lambda: purged(java_copy), 20, interval=0.2, message="Java's purge")
+    java.stop()
+
+    fk2 = reg(make_server("ferrokeeper", tmp_path / "fk2", data, port=fk.port, **cfg))
+    start_or_fail(fk2)
+    try:
+        wait_until(lambda: purged(data), 20, interval=0.2, message="ferrokeeper's purge")
+    except TimeoutError:
+        pytest.fail(f"ferrokeeper did not purge at startup with autopurge.purgeInterval=1 "
+                    f"(Java did): {len(snapshots(data))} snapshots left", pytrace=False)
+    assert kept(data) == kept(java_copy), "ferrokeeper and Java keep different files"
+    zk = Zk(fk2.port)
+    diffs = diff_dumps(before, dump_tree(zk, skip=("/zookeeper",)))
+    zk.close()
+    assert not diffs, "\n".join(diffs)
+    fk2.kill()
+    fk2.start()
+    zk = Zk(fk2.port)
+    diffs = diff_dumps(before, dump_tree(zk, skip=("/zookeeper",)))
+    zk.close()
+    assert not diffs, "\n".join(diffs)

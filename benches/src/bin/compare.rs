@@ -789,6 +789,12 @@ fn empty_result(cfg: &LoadConfig) -> RunResult {
     }
 }
 
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
 fn last_line(s: &str) -> String {
     s.lines()
         .rev()
@@ -838,12 +844,16 @@ fn phase_table(rep: &Report, phase: &str, names: &[String; 2]) -> String {
         a = names[0],
         b = names[1]
     );
-    let mut summary = String::from(
-        "\n| workload | median ops/s ratio B/A | median p99 ratio B/A |\n|---|---|---|\n",
+    let mut summary = format!(
+        "\n| workload | median {a} ops/s | median {b} ops/s | median of per-round ratios B/A (ops/s) | median p99 ratio B/A |\n|---|---|---|---|---|\n",
+        a = names[0],
+        b = names[1]
     );
     for w in &workloads {
         let mut ratios = Vec::new();
         let mut p99r = Vec::new();
+        let mut opsa = Vec::new();
+        let mut opsb = Vec::new();
         for round in 1..=rounds {
             let get = |side: usize| {
                 rows.iter()
@@ -855,6 +865,8 @@ fn phase_table(rep: &Report, phase: &str, names: &[String; 2]) -> String {
             };
             let q = ratio(b.ops_per_s, a.ops_per_s);
             ratios.push(q);
+            opsa.push(a.ops_per_s);
+            opsb.push(b.ops_per_s);
             p99r.push(ratio(b.p99_us as f64, a.p99_us as f64));
             s.push_str(&format!(
                 "| {w} | {round} | {:.0} | {:.0} | **{q:.2}** | {} / {} / {} | {} / {} / {} | {}/{} |\n",
@@ -873,7 +885,9 @@ fn phase_table(rep: &Report, phase: &str, names: &[String; 2]) -> String {
         let finite: Vec<f64> = ratios.iter().copied().filter(|x| x.is_finite()).collect();
         let finite99: Vec<f64> = p99r.iter().copied().filter(|x| x.is_finite()).collect();
         summary.push_str(&format!(
-            "| {w} | **{:.2}** | {:.2} |\n",
+            "| {w} | {:.0} | {:.0} | **{:.2}** | {:.2} |\n",
+            median(&opsa),
+            median(&opsb),
             median(&finite),
             median(&finite99)
         ));
@@ -968,10 +982,12 @@ fn render_markdown(rep: &Report, args: &Args) -> String {
     if !probes.is_empty() {
         let f_per_s = probes.iter().sum::<f64>() / probes.len() as f64;
         s.push_str(&format!(
-            "fsyncs/s below = mean of the {} fdatasync probe(s) = {f_per_s:.0}/s. \
-             A server that commits synchronously can do at most fsyncs/s × writes-per-group-commit; the group is \
-             estimated as write ops/s ÷ fsyncs/s, and is bounded by the writes outstanding.\n\n",
-            probes.len()
+            "The disk probe (4 KiB write + fdatasync loop) gave {} fdatasync/s; it swings widely on this shared disk \
+             (other sessions run fsync-heavy tests), so the estimate below uses the *device flush requests observed during \
+             each side's own `set` runs* (`/sys/dev/block/M:m/stat` field 16; whole device, so other processes' flushes \
+             inflate it and the writes-per-flush figure is a lower bound). A synchronously committing server can do at most \
+             flushes/s × writes per group commit; group size ≈ write ops/s ÷ flushes/s, bounded by the writes outstanding.\n\n",
+            probes.iter().map(|p| format!("{p:.0}")).collect::<Vec<_>>().join(" (start) and ") + " (end)"
         ));
         let depth = args.sessions * args.inflight;
         for side in 0..2 {
@@ -990,23 +1006,28 @@ fn render_markdown(rep: &Report, args: &Args) -> String {
                     .filter_map(|r| r.flushes_per_s)
                     .collect::<Vec<_>>(),
             );
-            let group = w / f_per_s;
-            let ceiling = f_per_s * depth as f64;
+            if fl <= 0.0 {
+                continue;
+            }
+            let group = w / fl;
             s.push_str(&format!(
-                "- **{}** `set`: {:.0} writes/s with {} outstanding. At the probe's {:.0} fdatasync/s that implies ≥ {:.1} writes per group commit (write ops/s ÷ fsyncs/s). The ceiling if every fsync committed all {} outstanding writes would be {:.0}/s; it reaches **{:.1} %** of that. Device flushes observed during the runs (whole disk, includes other processes): {:.0}/s → {:.1} writes per flush.\n",
+                "- **{}** `set` (medians over rounds): {:.0} writes/s, {:.0} device flushes/s → **≥ {:.1} writes per group commit** \
+                 (of {} outstanding). If every flush committed all {} outstanding writes the ceiling would be {:.0}/s; it reaches \
+                 {:.0} % of that. At the mean probe rate ({:.0} fdatasync/s) the same group size would allow {:.0} writes/s.\n",
                 names[side],
                 w,
-                depth,
-                f_per_s,
+                fl,
                 group,
                 depth,
-                ceiling,
-                100.0 * w / ceiling,
-                fl,
-                if fl > 0.0 { w / fl } else { f64::NAN }
+                depth,
+                fl * depth as f64,
+                100.0 * w / (fl * depth as f64),
+                f_per_s,
+                f_per_s * group
             ));
         }
     }
+
     s.push_str(
         "\n## Throughput vs. sessions\n\n![throughput vs sessions](benchmarks-throughput.png)\n\n",
     );
@@ -1307,6 +1328,8 @@ fn real_main() -> anyhow::Result<()> {
         .to_string(),
         ..Default::default()
     };
+    // Other work on this shared machine is the main source of noise; record how busy it was.
+    let load_start = loadavg();
     let mut ctx = Ctx {
         args: args.clone(),
         rt,
@@ -1346,6 +1369,11 @@ fn real_main() -> anyhow::Result<()> {
         }
     }
     ctx.report.fsync_end = sysfacts::fdatasync_rate(&work, probe).ok();
+    let load_end = loadavg();
+    ctx.report.facts.push((
+        "load average (1/5/15 min) at start → end".into(),
+        format!("{load_start} → {load_end}"),
+    ));
     ctx.report.wall_s = started.elapsed().as_secs_f64();
     let out = args.out.clone().unwrap_or_else(|| {
         if args.smoke {

@@ -24,14 +24,20 @@ impl Drop for Server {
 }
 
 fn start_server(tag: &str) -> Server {
-    let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port");
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port");
     let dir = std::env::temp_dir().join(format!("fk-rust-client-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("dir");
     let cfg = dir.join("zoo.cfg");
     std::fs::write(
         &cfg,
-        format!("tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n", dir.join("data").display()),
+        format!(
+            "tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n",
+            dir.join("data").display()
+        ),
     )
     .expect("cfg");
     let child = Command::new(env!("CARGO_BIN_EXE_ferrokeeper"))
@@ -61,21 +67,42 @@ async fn crud_watches_multi_and_lock() {
 
     let (_, exists_watch) = client.check_and_watch_stat("/app").await.expect("exists");
     let (stat, _) = client.create("/app", b"v1", &opts()).await.expect("create");
-    assert_eq!(exists_watch.changed().await.event_type, zk::EventType::NodeCreated);
-    assert_eq!(client.get_data("/app").await.expect("get"), (b"v1".to_vec(), stat));
+    assert_eq!(
+        exists_watch.changed().await.event_type,
+        zk::EventType::NodeCreated
+    );
+    assert_eq!(
+        client.get_data("/app").await.expect("get"),
+        (b"v1".to_vec(), stat)
+    );
 
     let (_, _, data_watch) = client.get_and_watch_data("/app").await.expect("watch");
     let stat2 = client.set_data("/app", b"v2", Some(0)).await.expect("set");
     assert_eq!(stat2.version, 1);
-    assert_eq!(data_watch.changed().await.event_type, zk::EventType::NodeDataChanged);
-    assert!(matches!(client.set_data("/app", b"v3", Some(0)).await, Err(zk::Error::BadVersion)));
+    assert_eq!(
+        data_watch.changed().await.event_type,
+        zk::EventType::NodeDataChanged
+    );
+    assert!(matches!(
+        client.set_data("/app", b"v3", Some(0)).await,
+        Err(zk::Error::BadVersion)
+    ));
 
-    let mut recursive = client.watch("/app", zk::AddWatchMode::PersistentRecursive).await.expect("addWatch");
+    let mut recursive = client
+        .watch("/app", zk::AddWatchMode::PersistentRecursive)
+        .await
+        .expect("addWatch");
     let seq = zk::CreateMode::PersistentSequential.with_acls(zk::Acls::anyone_all());
-    let (_, n) = client.create("/app/item-", b"", &seq).await.expect("seq create");
+    let (_, n) = client
+        .create("/app/item-", b"", &seq)
+        .await
+        .expect("seq create");
     assert_eq!(n.into_i64(), 0);
     let ev = recursive.changed().await;
-    assert_eq!((ev.event_type, ev.path.as_str()), (zk::EventType::NodeCreated, "/app/item-0000000000"));
+    assert_eq!(
+        (ev.event_type, ev.path.as_str()),
+        (zk::EventType::NodeCreated, "/app/item-0000000000")
+    );
 
     let mut multi = client.new_multi_writer();
     multi.add_create("/app/a", b"", &opts()).expect("op");
@@ -87,24 +114,41 @@ async fn crud_watches_multi_and_lock() {
     let eph = zk::CreateMode::Ephemeral.with_acls(zk::Acls::anyone_all());
     let other = zk::Client::connect(&cluster).await.expect("connect 2");
     other.create("/app/e", b"", &eph).await.expect("ephemeral");
-    assert_eq!(client.list_ephemerals("/").await.expect("eph"), Vec::<String>::new());
+    assert_eq!(
+        client.list_ephemerals("/").await.expect("eph"),
+        Vec::<String>::new()
+    );
     drop(other);
     let deadline = Instant::now() + Duration::from_secs(10);
     while client.check_stat("/app/e").await.expect("stat").is_some() {
-        assert!(Instant::now() < deadline, "ephemeral survived its closed session");
+        assert!(
+            Instant::now() < deadline,
+            "ephemeral survived its closed session"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
     let lock = client
-        .lock(zk::LockPrefix::new_curator("/locks", "lock-").expect("prefix"), b"", zk::LockOptions::new(zk::Acls::anyone_all()).with_ancestor_options(opts()).expect("anc"))
+        .lock(
+            zk::LockPrefix::new_curator("/locks", "lock-").expect("prefix"),
+            b"",
+            zk::LockOptions::new(zk::Acls::anyone_all())
+                .with_ancestor_options(opts())
+                .expect("anc"),
+        )
         .await
         .expect("lock");
-    lock.create("/app/locked", b"", &opts()).await.expect("create under lock");
+    lock.create("/app/locked", b"", &opts())
+        .await
+        .expect("create under lock");
     drop(lock);
 
     let mut children = client.list_children("/app").await.expect("children");
     children.sort();
-    assert_eq!(children, vec!["item-0000000000".to_string(), "locked".to_string()]);
+    assert_eq!(
+        children,
+        vec!["item-0000000000".to_string(), "locked".to_string()]
+    );
 }
 
 #[test]

@@ -483,6 +483,7 @@ fn handle_request(
         let tree = shared.tree.read();
         let mut watches = shared.watches.lock();
         let reply = reads::execute(shared, &tree, &mut watches, &ctx, h.xid, &request);
+        crate::metrics::record_read(shared, &tree, &request, &reply.frame);
         conn.send(reply.frame.clone());
         // Java's FinalRequestProcessor.updateStats: every answered request, pings included.
         let ms = received.elapsed().as_millis() as i64;

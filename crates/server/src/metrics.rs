@@ -141,6 +141,79 @@ pub fn summaries(shared: &Shared) -> Vec<(&'static str, SummarySnapshot, bool)> 
     ]
 }
 
+/// Labelled summaries (Java's `SummarySet`s, BASIC level): (name, [(label, snapshot)]).
+pub fn summary_sets(shared: &Shared) -> Vec<(&'static str, Vec<(String, SummarySnapshot)>)> {
+    let m = shared.stats.per_namespace.lock();
+    let reads = m
+        .iter()
+        .filter(|(_, (r, _))| r.snapshot().count > 0)
+        .map(|(k, (r, _))| (k.clone(), r.snapshot()))
+        .collect();
+    let writes = m
+        .iter()
+        .filter(|(_, (_, w))| w.snapshot().count > 0)
+        .map(|(k, (_, w))| (k.clone(), w.snapshot()))
+        .collect();
+    vec![
+        ("read_per_namespace", reads),
+        ("write_per_namespace", writes),
+    ]
+}
+
+/// Java's DataTree read statistics for a successful read answered from `tree` (getData,
+/// exists on an existing node, getChildren/getChildren2).
+pub fn record_read(
+    shared: &Shared,
+    tree: &crate::data_tree::DataTree,
+    request: &jute::proto::Request,
+    reply: &[u8],
+) {
+    use jute::proto::Request as R;
+    // frame = length, xid, zxid, err
+    let ok = reply.len() >= 20 && reply[16..20] == [0, 0, 0, 0];
+    if !ok {
+        return;
+    }
+    match request {
+        R::GetData(r) => {
+            let len = tree.node(&r.path).map_or(0, |n| i64::from(n.data_len()));
+            shared.stats.namespace_read(&r.path, len);
+        }
+        R::Exists(r) => shared.stats.namespace_read(&r.path, 0),
+        R::GetChildren(jute::proto::GetChildrenRequest { path, .. })
+        | R::GetChildren2(jute::proto::GetChildren2Request { path, .. }) => {
+            let bytes = tree.children(path).map_or(0, |c| {
+                c.iter().map(|s| s.encode_utf16().count() as i64).sum()
+            });
+            shared.stats.namespace_read(path, bytes);
+        }
+        _ => {}
+    }
+}
+
+/// Java's DataTree write statistics for an applied txn, from its watch triggers: a created or
+/// changed node counts its path and data length, a deleted one its path.
+pub fn record_writes(
+    shared: &Shared,
+    tree: &crate::data_tree::DataTree,
+    triggers: &[crate::data_tree::Trigger],
+) {
+    use jute::consts::event;
+    for t in triggers {
+        if t.table != crate::data_tree::WatchTable::Data {
+            continue;
+        }
+        match t.event_type {
+            event::NODE_CREATED | event::NODE_DATA_CHANGED => {
+                let len = tree.node(&t.path).map_or(0, |n| i64::from(n.data_len()));
+                shared.stats.namespace_write(&t.path, len);
+            }
+            event::NODE_DELETED => shared.stats.namespace_write(&t.path, 0),
+            _ => {}
+        }
+    }
+}
+
 /// `mntr` / admin `monitor`: `version`, `server_state`, then every metric expanded the way Java's
 /// `MetricsContext` prints it (`avg_/min_/max_/cnt_/sum_` and `p50_/p95_/p99_/p999_`).
 pub fn monitor_values(shared: &Shared) -> Vec<(String, MetricValue)> {
@@ -170,6 +243,16 @@ pub fn monitor_values(shared: &Shared) -> Vec<(String, MetricValue)> {
                     MetricValue::Int(s.quantile(q).round() as i64),
                 ));
             }
+        }
+    }
+    for (name, set) in summary_sets(shared) {
+        for (label, s) in set {
+            let n = format!("{label}_{name}");
+            out.push((format!("avg_{n}"), MetricValue::Double(s.avg())));
+            out.push((format!("min_{n}"), MetricValue::Int(s.min)));
+            out.push((format!("max_{n}"), MetricValue::Int(s.max)));
+            out.push((format!("cnt_{n}"), MetricValue::Int(s.count as i64)));
+            out.push((format!("sum_{n}"), MetricValue::Int(s.sum)));
         }
     }
     out
@@ -208,6 +291,32 @@ pub fn prometheus_text(shared: &Shared) -> String {
         }
         let _ = writeln!(s, "{name}_count {}", java_double(snap.count as f64));
         let _ = writeln!(s, "{name}_sum {}", java_double(snap.sum as f64));
+    }
+    // Labelled summaries (BASIC detail level: median only), label `key` as Java's provider.
+    for (name, set) in summary_sets(shared) {
+        let _ = writeln!(s, "# HELP {name} {name}\n# TYPE {name} summary");
+        for (label, snap) in set {
+            let v = if snap.count == 0 {
+                f64::NAN
+            } else {
+                snap.quantile(0.5)
+            };
+            let _ = writeln!(
+                s,
+                "{name}{{key=\"{label}\",quantile=\"0.5\",}} {}",
+                java_double(v)
+            );
+            let _ = writeln!(
+                s,
+                "{name}_count{{key=\"{label}\",}} {}",
+                java_double(snap.count as f64)
+            );
+            let _ = writeln!(
+                s,
+                "{name}_sum{{key=\"{label}\",}} {}",
+                java_double(snap.sum as f64)
+            );
+        }
     }
     s
 }

@@ -303,15 +303,19 @@ pub fn write_fuzzy_snapshot(
     dirs: &DataDirs,
     compression: Compression,
 ) -> Result<PathBuf, storage::Error> {
-    let sessions: Vec<(i64, i32)> = {
-        let m = shared.db_sessions.lock();
-        let mut v: Vec<(i64, i32)> = m.iter().map(|(k, v)| (*k, *v)).collect();
-        v.sort_unstable();
-        v
-    };
-    let (zxid, acls) = {
+    // The sessions are copied under the tree's read lock: apply updates `db_sessions` while it
+    // holds the write lock, so the copy matches the zxid the snapshot is named after. Copied
+    // before taking the lock, a createSession applied in between was neither in the file nor
+    // replayed (its zxid is not above the name), and the session was lost on recovery.
+    let (zxid, acls, sessions) = {
         let t = shared.tree.read();
-        (t.last_processed_zxid(), t.acl_cache_entries())
+        let sessions: Vec<(i64, i32)> = {
+            let m = shared.db_sessions.lock();
+            let mut v: Vec<(i64, i32)> = m.iter().map(|(k, v)| (*k, *v)).collect();
+            v.sort_unstable();
+            v
+        };
+        (t.last_processed_zxid(), t.acl_cache_entries(), sessions)
     };
     let known: std::collections::HashSet<i64> = acls.iter().map(|(i, _)| *i).collect();
     let mut w = SnapshotFileWriter::create(

@@ -215,14 +215,16 @@ fn apply_loop(shared: &Shared, rx: &Receiver<Vec<Item>>) {
                         let reply = match &request {
                             Some(request) => {
                                 let ctx = reads::ReadCtx::of(&origin.conn);
-                                reads::execute(
+                                let r = reads::execute(
                                     shared,
                                     &tree,
                                     &mut watches,
                                     &ctx,
                                     origin.xid,
                                     request,
-                                )
+                                );
+                                crate::metrics::record_read(shared, &tree, request, &r.frame);
+                                r
                             }
                             None => reads::ReadReply {
                                 frame: frame::header_only(
@@ -270,6 +272,7 @@ fn apply_one(
     closes: &mut Vec<i64>,
 ) {
     let outcome = tree.apply(entry);
+    crate::metrics::record_writes(shared, tree, &outcome.triggers);
     let zxid = entry.zxid();
     fire_watches(shared, watches, &outcome.triggers, zxid);
     let session_id = entry.header.client_id;

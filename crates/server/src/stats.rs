@@ -145,6 +145,9 @@ pub struct ServerStats {
     pub fsync_time: Summary,
     /// `fsync_threshold_exceed_count`: syncs slower than `zookeeper.fsync.warningthresholdms`.
     pub fsync_threshold_exceeded: AtomicU64,
+    /// `<namespace>_read_per_namespace` / `_write_per_namespace` (Java's labelled summaries
+    /// `READ_PER_NAMESPACE` / `WRITE_PER_NAMESPACE`): bytes per top-level znode name.
+    pub per_namespace: Mutex<std::collections::BTreeMap<String, (Summary, Summary)>>,
     /// Four-letter-word connections being answered right now (Java counts them as alive
     /// connections while it writes their answer).
     pub four_letter_conns: AtomicUsize,
@@ -237,7 +240,35 @@ impl ServerStats {
         self.auth_failed.store(0, Ordering::Relaxed);
         self.connection_requests.store(0, Ordering::Relaxed);
         self.fsync_time.reset();
+        self.per_namespace.lock().clear();
         self.fsync_threshold_exceeded.store(0, Ordering::Relaxed);
+    }
+
+    /// A read of `bytes` under `path`'s top-level namespace.
+    pub fn namespace_read(&self, path: &str, bytes: i64) {
+        if let Some(ns) = top_namespace(path) {
+            // Java: path length + bytes + STAT_OVERHEAD_BYTES (6 longs + 5 ints).
+            let total = java_len(path) + bytes + 68;
+            self.per_namespace
+                .lock()
+                .entry(ns.to_string())
+                .or_default()
+                .0
+                .add(total);
+        }
+    }
+
+    /// A write of `bytes` of data to `path`.
+    pub fn namespace_write(&self, path: &str, bytes: i64) {
+        if let Some(ns) = top_namespace(path) {
+            let total = java_len(path) + bytes;
+            self.per_namespace
+                .lock()
+                .entry(ns.to_string())
+                .or_default()
+                .1
+                .add(total);
+        }
     }
 
     /// One txn-log sync took `ms`.
@@ -248,6 +279,16 @@ impl ServerStats {
                 .fetch_add(1, Ordering::Relaxed);
         }
     }
+}
+
+/// Java's `PathUtils.getTopNamespace`: the first path component (`None` for `/`).
+pub fn top_namespace(path: &str) -> Option<&str> {
+    path.split('/').nth(1).filter(|s| !s.is_empty())
+}
+
+/// `String.length()`: UTF-16 code units.
+fn java_len(s: &str) -> i64 {
+    s.encode_utf16().count() as i64
 }
 
 /// Whether a request of this opcode carries a txn (Java: `request.getHdr() != null`).

@@ -8,12 +8,17 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use election::{ElectionConfig, LearnerRole, QuorumMember, QuorumVerifier, ServerAddress, ServerState, Vote};
+use election::{
+    ElectionConfig, LearnerRole, QuorumMember, QuorumVerifier, ServerAddress, ServerState, Vote,
+};
 use server::quorum::cnx_manager::{CnxConfig, CnxManager, PeerElectionAddr};
 use server::quorum::election_driver::{self, ElectionHandle};
 
 fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    StdListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 struct Ports {
@@ -23,7 +28,13 @@ struct Ports {
 }
 
 fn ports(n: usize) -> Vec<Ports> {
-    (0..n).map(|_| Ports { quorum: free_port(), election: free_port(), client: free_port() }).collect()
+    (0..n)
+        .map(|_| Ports {
+            quorum: free_port(),
+            election: free_port(),
+            client: free_port(),
+        })
+        .collect()
 }
 
 fn verifier(ps: &[Ports]) -> QuorumVerifier {
@@ -32,7 +43,11 @@ fn verifier(ps: &[Ports]) -> QuorumVerifier {
         .enumerate()
         .map(|(i, p)| QuorumMember {
             sid: i as i64 + 1,
-            addresses: vec![ServerAddress { host: "127.0.0.1".into(), quorum_port: p.quorum, election_port: p.election }],
+            addresses: vec![ServerAddress {
+                host: "127.0.0.1".into(),
+                quorum_port: p.quorum,
+                election_port: p.election,
+            }],
             role: LearnerRole::Participant,
             client: None,
         })
@@ -46,12 +61,21 @@ async fn peer(sid: i64, ps: &[Ports], epoch: i64, zxid: i64) -> ElectionHandle {
     for (i, p) in ps.iter().enumerate() {
         let s = i as i64 + 1;
         if s != sid {
-            peers.insert(s, PeerElectionAddr { host: "127.0.0.1".into(), port: p.election });
+            peers.insert(
+                s,
+                PeerElectionAddr {
+                    host: "127.0.0.1".into(),
+                    port: p.election,
+                },
+            );
         }
     }
     let cnx = CnxManager::start(CnxConfig {
         my_sid: sid,
-        my_addr: PeerElectionAddr { host: "127.0.0.1".into(), port: me.election },
+        my_addr: PeerElectionAddr {
+            host: "127.0.0.1".into(),
+            port: me.election,
+        },
         listen: format!("127.0.0.1:{}", me.election).parse().expect("addr"),
         peers,
         connect_timeout: Duration::from_secs(5),
@@ -118,14 +142,23 @@ fn java_peer(sid: i64, ps: &[Ports], root: &std::path::Path) -> Option<JavaPeer>
         me.client
     );
     for (i, p) in ps.iter().enumerate() {
-        cfg.push_str(&format!("server.{}=127.0.0.1:{}:{}\n", i + 1, p.quorum, p.election));
+        cfg.push_str(&format!(
+            "server.{}=127.0.0.1:{}:{}\n",
+            i + 1,
+            p.quorum,
+            p.election
+        ));
     }
     let cfg_path = dir.join("zoo.cfg");
     std::fs::write(&cfg_path, cfg).ok()?;
     let child = Command::new("java")
         .args(["-Xmx256m", "-Dzookeeper.root.logger=WARN,CONSOLE"])
         .arg(format!("-Dzookeeper.log.dir={}", dir.display()))
-        .args(["-cp", &format!("/etc/zookeeper/conf:{jar}"), "org.apache.zookeeper.server.quorum.QuorumPeerMain"])
+        .args([
+            "-cp",
+            &format!("/etc/zookeeper/conf:{jar}"),
+            "org.apache.zookeeper.server.quorum.QuorumPeerMain",
+        ])
         .arg(&cfg_path)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -136,7 +169,9 @@ fn java_peer(sid: i64, ps: &[Ports], root: &std::path::Path) -> Option<JavaPeer>
 
 fn four_letter(port: u16, cmd: &str) -> String {
     use std::io::{Read, Write};
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return String::new() };
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return String::new();
+    };
     let _ = s.set_read_timeout(Some(Duration::from_secs(3)));
     let _ = s.write_all(cmd.as_bytes());
     let mut out = String::new();
@@ -156,7 +191,10 @@ async fn ferrokeeper_peer_agrees_with_two_java_peers() {
     // Our peer has an empty history like the Java ones: all vote for sid 3.
     let mut ours = peer(1, &ps, 0, 0).await;
     let v = decided(&mut ours, Duration::from_secs(60)).await;
-    assert_eq!(v.leader, 3, "ferrokeeper peer must agree with the Java peers on the leader: {v:?}");
+    assert_eq!(
+        v.leader, 3,
+        "ferrokeeper peer must agree with the Java peers on the leader: {v:?}"
+    );
     assert_eq!(v.state, ServerState::Following);
     // The Java peers really elected sid 3 among themselves (ZAB between them works): it says so.
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -165,7 +203,10 @@ async fn ferrokeeper_peer_agrees_with_two_java_peers() {
         if out.contains("Mode: leader") {
             break;
         }
-        assert!(Instant::now() < deadline, "Java peer 3 never became leader; srvr said: {out}");
+        assert!(
+            Instant::now() < deadline,
+            "Java peer 3 never became leader; srvr said: {out}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let _ = std::fs::remove_dir_all(&root);

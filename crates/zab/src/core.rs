@@ -445,6 +445,9 @@ impl Zab {
             self.leader_own_acks();
         }
         self.process_release();
+        if let RoleState::Leading(_) = self.role {
+            self.leader_resume_discovery();
+        }
     }
 
     /// Starts a new Ready if the current one already holds persistent work, so that a truncate or

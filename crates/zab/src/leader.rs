@@ -190,6 +190,11 @@ impl Zab {
         if l.phase != Phase::EpochAck || !self.cfg.verifier.contains_quorum(&l.epoch_acks) {
             return;
         }
+        // Sync learners only from a tree that holds our whole log (Java replays it at startup):
+        // wait until every logged txn is durable and handed to the tree.
+        if self.applied < self.last_appended {
+            return;
+        }
         let Some(e) = l.epoch else { return };
         let waiting: Vec<Sid> = l
             .peers
@@ -207,6 +212,11 @@ impl Zab {
         for sid in waiting {
             self.leader_sync_peer(sid);
         }
+    }
+
+    /// Re-checks discovery steps that waited for our own log to become durable.
+    pub(crate) fn leader_resume_discovery(&mut self) {
+        self.leader_try_epoch_quorum();
     }
 
     pub(crate) fn leader_own_newleader_ack(&mut self, e: i64) {
@@ -393,7 +403,8 @@ impl Zab {
                 if let Some(peer) = l.peers.get_mut(&from) {
                     peer.phase = PeerPhase::AwaitAckEpoch;
                 }
-                self.send(from, packets::leader_info(e));
+                // After persist: our acceptedEpoch write may still be in flight.
+                self.send_after_persist(from, packets::leader_info(e));
             }
         }
         Ok(())

@@ -946,3 +946,50 @@ fn fuzzy_java_snapshot_followed_by_txns_it_already_holds() {
         .collect();
     assert_eq!(replayed, vec![make_zxid(1, 11)]);
 }
+
+#[test]
+fn new_leader_syncs_learners_from_its_whole_durable_log() {
+    // Found by the simulator: a leader whose own log tail was not yet durable (and so not yet in
+    // its tree) DIFF-synced a learner without that tail, then treated the tail as committed.
+    let mut z = synced_follower(make_zxid(1, 2));
+    z.step(1, packets::bare(packet::DIFF, make_zxid(1, 2)))
+        .expect("DIFF");
+    z.step(1, packets::new_leader(2, "cfg")).expect("NEWLEADER");
+    let rs = take(&mut z);
+    persist(&mut z, &rs);
+    z.step(1, packets::up_to_date()).expect("UPTODATE");
+    let rs = take(&mut z);
+    persist(&mut z, &rs);
+    for c in 1..=2 {
+        z.step(1, data_pkt(packet::PROPOSAL, make_zxid(2, c)))
+            .expect("PROPOSAL");
+    }
+    let unpersisted = take(&mut z);
+    z.look();
+    z.lead(0);
+    z.step(3, packets::learner_info(false, 2, 3, 0))
+        .expect("FOLLOWERINFO");
+    let rs = take(&mut z);
+    assert!(
+        rs.iter().all(|r| r.messages.iter().all(|m| m.to != 3)),
+        "LEADERINFO waits for our acceptedEpoch (and everything before it) to be durable"
+    );
+    let mut sent = persist(&mut z, &unpersisted);
+    sent.extend(persist(&mut z, &rs));
+    assert!(sent
+        .iter()
+        .any(|m| m.to == 3 && pkt(m).0 == packet::LEADERINFO));
+    z.step(3, packets::ack_epoch(make_zxid(1, 2), 1))
+        .expect("ACKEPOCH");
+    let rs = take(&mut z);
+    let to3: Vec<(i32, Zxid)> = rs
+        .iter()
+        .flat_map(|r| r.messages.iter())
+        .filter(|m| m.to == 3)
+        .map(pkt)
+        .collect();
+    // Our committed log starts at 2.1 (no recent history was loaded), so the learner at 1.2 gets
+    // a SNAP, and it must be of the tree holding the whole log.
+    assert_eq!(to3[0], (packet::SNAP, make_zxid(2, 2)));
+    assert_eq!(to3[1], (packet::NEWLEADER, make_zxid(3, 0)));
+}

@@ -82,7 +82,11 @@ impl CnxManager {
         for sid in shared.cfg.peers.keys().copied().collect::<Vec<_>>() {
             tasks.push(tokio::spawn(dial_loop(shared.clone(), sid)));
         }
-        Ok(CnxManager { shared, inbound, tasks })
+        Ok(CnxManager {
+            shared,
+            inbound,
+            tasks,
+        })
     }
 
     /// Queues `payload` for `sid`, replacing anything not yet sent.
@@ -114,7 +118,9 @@ impl Drop for CnxManager {
 }
 
 fn initial_message(cfg: &CnxConfig) -> Option<Vec<u8>> {
-    InitialMessage::v1(cfg.my_sid, &cfg.my_addr.host, cfg.my_addr.port).encode().ok()
+    InitialMessage::v1(cfg.my_sid, &cfg.my_addr.host, cfg.my_addr.port)
+        .encode()
+        .ok()
 }
 
 async fn resolve(addr: &PeerElectionAddr) -> Option<SocketAddr> {
@@ -134,12 +140,18 @@ async fn dial_loop(inner: Arc<Inner>, sid: Sid) {
     loop {
         let connected = inner.current.lock().contains_key(&sid);
         if !connected {
-            let Some(addr) = inner.cfg.peers.get(&sid).cloned() else { return };
+            let Some(addr) = inner.cfg.peers.get(&sid).cloned() else {
+                return;
+            };
             if let Some(sock) = resolve(&addr).await {
-                match tokio::time::timeout(inner.cfg.connect_timeout, TcpStream::connect(sock)).await {
+                match tokio::time::timeout(inner.cfg.connect_timeout, TcpStream::connect(sock))
+                    .await
+                {
                     Ok(Ok(mut stream)) => {
                         let _ = stream.set_nodelay(true);
-                        let Some(msg) = initial_message(&inner.cfg) else { return };
+                        let Some(msg) = initial_message(&inner.cfg) else {
+                            return;
+                        };
                         if stream.write_all(&msg).await.is_ok() {
                             match keep_connection(inner.cfg.my_sid, sid, true) {
                                 Decision::Keep => {
@@ -176,17 +188,20 @@ async fn accept_loop(inner: Arc<Inner>, listener: TcpListener) {
         let inner = inner.clone();
         tokio::spawn(async move {
             let _ = stream.set_nodelay(true);
-            let msg = match tokio::time::timeout(inner.cfg.handshake_timeout, read_initial(&mut stream)).await {
-                Ok(Ok(m)) => m,
-                Ok(Err(e)) => {
-                    info!(%remote, error = %e, "bad initial message on the election port");
-                    return;
-                }
-                Err(_) => {
-                    info!(%remote, "no initial message on the election port");
-                    return;
-                }
-            };
+            let msg =
+                match tokio::time::timeout(inner.cfg.handshake_timeout, read_initial(&mut stream))
+                    .await
+                {
+                    Ok(Ok(m)) => m,
+                    Ok(Err(e)) => {
+                        info!(%remote, error = %e, "bad initial message on the election port");
+                        return;
+                    }
+                    Err(_) => {
+                        info!(%remote, "no initial message on the election port");
+                        return;
+                    }
+                };
             let sid = msg.sid();
             if !inner.cfg.peers.contains_key(&sid) {
                 info!(%remote, sid, "election connection from a server not in the configuration");
@@ -229,11 +244,15 @@ async fn read_initial(stream: &mut TcpStream) -> Result<InitialMessage, String> 
 /// Makes `stream` the connection to `sid`, replacing any older one.
 fn install(inner: &Arc<Inner>, sid: Sid, stream: TcpStream) {
     let (mut rd, mut wr) = stream.into_split();
-    let Some(queue) = inner.queues.get(&sid) else { return };
+    let Some(queue) = inner.queues.get(&sid) else {
+        return;
+    };
     let mut rx = queue.subscribe();
     let inbound = inner.inbound_tx.clone();
     let inner2 = inner.clone();
-    let generation = inner.generation.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let generation = inner
+        .generation
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let reader = tokio::spawn(async move {
         loop {
             let mut h = [0u8; 4];
@@ -241,7 +260,10 @@ fn install(inner: &Arc<Inner>, sid: Sid, stream: TcpStream) {
                 break;
             }
             let Ok(len) = check_frame_len(h) else {
-                warn!(peer = sid, "bad election frame length; dropping the connection");
+                warn!(
+                    peer = sid,
+                    "bad election frame length; dropping the connection"
+                );
                 break;
             };
             let mut body = vec![0u8; len];
@@ -282,7 +304,10 @@ fn install(inner: &Arc<Inner>, sid: Sid, stream: TcpStream) {
             }
         }
     });
-    let old = inner.current.lock().insert(sid, (generation, vec![reader, writer]));
+    let old = inner
+        .current
+        .lock()
+        .insert(sid, (generation, vec![reader, writer]));
     if let Some((_, ts)) = old {
         for t in ts {
             t.abort();

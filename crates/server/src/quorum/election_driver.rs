@@ -28,12 +28,23 @@ pub struct ElectionHandle {
 }
 
 /// Spawns the election task. The first election starts with `current_epoch`/`last_zxid`.
-pub fn spawn(cfg: ElectionConfig, cnx: CnxManager, current_epoch: i64, last_zxid: i64) -> ElectionHandle {
+pub fn spawn(
+    cfg: ElectionConfig,
+    cnx: CnxManager,
+    current_epoch: i64,
+    last_zxid: i64,
+) -> ElectionHandle {
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let (out_tx, out_rx) = watch::channel(None);
-    let _ = cmd_tx.send(ElectionCmd::LookForLeader { current_epoch, last_zxid });
+    let _ = cmd_tx.send(ElectionCmd::LookForLeader {
+        current_epoch,
+        last_zxid,
+    });
     tokio::spawn(run(cfg, cnx, cmd_rx, out_tx));
-    ElectionHandle { cmds: cmd_tx, outcome: out_rx }
+    ElectionHandle {
+        cmds: cmd_tx,
+        outcome: out_rx,
+    }
 }
 
 async fn run(

@@ -563,6 +563,7 @@ impl Sim {
                     self.note(format!("{sid} established epoch {e}"));
                     *self.stats.entry("established").or_insert(0) += 1;
                     self.leaders.insert(e, sid);
+                    self.leader_history_committed(i);
                 }
                 _ => {}
             }
@@ -667,11 +668,47 @@ impl Sim {
         }
     }
 
+    /// An established leader's whole history is committed (a quorum acked NEWLEADER after
+    /// persisting it): it joins the global history, and must agree with it.
+    fn leader_history_committed(&mut self, i: usize) {
+        let sid = self.nodes[i].sid;
+        let tree = self.nodes[i].tree.clone();
+        for (z, p) in tree {
+            match self.committed.get(&z) {
+                Some(g) if *g != p => self.fail(format!(
+                    "established leader {sid} holds a different txn at committed {z:#x}"
+                )),
+                Some(_) => {}
+                None => {
+                    self.committed.insert(z, p);
+                }
+            }
+        }
+        if let Some((&last, _)) = self.committed.last_key_value() {
+            let have = self.nodes[i].tree.last().map(|e| e.0).unwrap_or(0);
+            if have < last {
+                self.fail(format!(
+                    "leader {sid} established at {have:#x} without committed {last:#x}"
+                ));
+            }
+        }
+        self.check_durability();
+    }
+
     fn apply(&mut self, i: usize, p: Proposal, committed: bool) {
         let sid = self.nodes[i].sid;
         let last = self.nodes[i].tree.last().map(|e| e.0).unwrap_or(0);
         if p.zxid <= last {
             self.fail(format!("node {sid} applies {:#x} after {last:#x}", p.zxid));
+        }
+        if committed {
+            // No committed txn may be skipped between the previous entry and this commit.
+            if let Some((&gap, _)) = self.committed.range(last + 1..p.zxid).next() {
+                self.fail(format!(
+                    "node {sid} commits {:#x} right after {last:#x}, skipping committed {gap:#x}",
+                    p.zxid
+                ));
+            }
         }
         if let Some(g) = self.committed.get(&p.zxid) {
             if *g != p.payload {
@@ -1136,7 +1173,35 @@ impl Sim {
                 }
             }
         }
-        self.fail(format!("no convergence within {limit_ms}ms after healing"));
+        let state: Vec<String> = self
+            .nodes
+            .iter()
+            .map(|n| {
+                format!(
+                    "{}: {:?} serving={} accepts={} tree_len={} last={:?}",
+                    n.sid,
+                    n.zab.as_ref().map(|z| z.role()),
+                    n.zab.as_ref().is_some_and(|z| z.is_serving()),
+                    n.zab.as_ref().is_some_and(|z| z.accepts_proposals()),
+                    n.tree.len(),
+                    n.tree.last().map(|e| e.0),
+                )
+            })
+            .collect();
+        let base: BTreeSet<Zxid> = self.nodes[0].tree.iter().map(|e| e.0).collect();
+        let diffs: Vec<String> = self
+            .nodes
+            .iter()
+            .map(|n| {
+                let t: BTreeSet<Zxid> = n.tree.iter().map(|e| e.0).collect();
+                let extra: Vec<String> = t.difference(&base).map(|z| format!("{z:#x}")).collect();
+                let missing: Vec<String> = base.difference(&t).map(|z| format!("{z:#x}")).collect();
+                format!("{}: +{extra:?} -{missing:?} vs node 1", n.sid)
+            })
+            .collect();
+        self.fail(format!(
+            "no convergence within {limit_ms}ms after healing (final zxid {final_zxid:?}); {state:?}; {diffs:?}"
+        ));
     }
 
     fn check_final(&mut self) {
