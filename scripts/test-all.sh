@@ -41,7 +41,7 @@ log "cargo build --release --workspace"
 cargo build --release --workspace -j 2
 
 log "cargo test --workspace --release"
-cargo test --workspace --release -j 2
+cargo test --workspace --release -j 2 --no-fail-fast
 
 # --- real-client integration suite -----------------------------------------
 pytest_args=(-q -p no:cacheprovider -rfE)

@@ -573,3 +573,26 @@ def test_autopurge_at_startup_like_java(tmp_path, reg):
     diffs = diff_dumps(before, dump_tree(zk, skip=("/zookeeper",)))
     zk.close()
     assert not diffs, "\n".join(diffs)
+
+
+def test_offline_tools_exit_status(tmp_path, reg):
+    """snapshot-dump / txnlog-dump fail (non-zero exit) on a missing or corrupt file, so that
+    scripts can tell; verify fails on a corrupt directory."""
+    data = tmp_path / "data"
+    srv = reg(make_server("ferrokeeper", tmp_path / "fk", data))
+    start_or_fail(srv)
+    simple_workload(srv.port, "/tools", 30, 6)
+    srv.stop()
+    log = [p for p in logs(data) if len(log_entries(p)) > 5][0]
+    ent = log_entries(log)[3]
+    raw = bytearray(log.read_bytes())
+    raw[ent["offset"] + 14] ^= 0xFF
+    bad = tmp_path / "flipped.log"
+    bad.write_bytes(bytes(raw))
+    problems = []
+    for args in (("txnlog-dump", tmp_path / "missing"), ("snapshot-dump", tmp_path / "missing"),
+                 ("txnlog-dump", bad), ("snapshot-dump", bad)):
+        out = fk(*args)
+        if out.returncode == 0:
+            problems.append(f"`ferrokeeper {args[0]} {args[1].name}` exits 0: {(out.stdout + out.stderr)[-200:]!r}")
+    assert not problems, "\n".join(problems)

@@ -85,6 +85,9 @@ struct Args {
     sweep_workloads: Vec<Workload>,
     #[arg(long, default_value_t = 3.0)]
     sweep_duration: f64,
+    /// Alternating rounds of the sweep; the chart plots the median per point.
+    #[arg(long, default_value_t = 2)]
+    sweep_rounds: usize,
     /// Znode counts (100 B each unless --payload) at which server RSS is recorded.
     #[arg(long, value_delimiter = ',', default_value = "100000,1000000")]
     rss_counts: Vec<usize>,
@@ -135,6 +138,7 @@ impl Args {
         self.watchers = self.watchers.min(20);
         self.sweep = vec![1, 4];
         self.sweep_duration = 1.0;
+        self.sweep_rounds = 1;
         self.rss_counts = vec![1000, 5000];
         self.cpu_writes = 1000;
         self.cpu_reads = 5000;
@@ -482,16 +486,18 @@ impl Ctx {
             }
         }
         if do_sweep {
-            for &s in &self.args.sweep.clone() {
-                for w in self.args.sweep_workloads.clone() {
-                    for side in 0..2 {
-                        let mut cfg =
-                            self.load_cfg(&self.sides[side].name, servers[side].clone(), w);
-                        cfg.sessions = s;
-                        cfg.duration = Duration::from_secs_f64(self.args.sweep_duration);
-                        cfg.warmup = Duration::from_secs_f64(self.args.warmup.min(0.5));
-                        self.run_load("sweep", 1, side, &cfg);
-                        self.check_alive(&mut nodes[side]);
+            for round in 1..=self.args.sweep_rounds.max(1) {
+                for &s in &self.args.sweep.clone() {
+                    for w in self.args.sweep_workloads.clone() {
+                        for side in 0..2 {
+                            let mut cfg =
+                                self.load_cfg(&self.sides[side].name, servers[side].clone(), w);
+                            cfg.sessions = s;
+                            cfg.duration = Duration::from_secs_f64(self.args.sweep_duration);
+                            cfg.warmup = Duration::from_secs_f64(self.args.warmup.min(0.5));
+                            self.run_load("sweep", round, side, &cfg);
+                            self.check_alive(&mut nodes[side]);
+                        }
                     }
                 }
             }
@@ -534,7 +540,7 @@ impl Ctx {
             let el = t.elapsed().as_secs_f64();
             r.populate_per_s.push((count, (count - have) as f64 / el));
             have = count;
-            std::thread::sleep(Duration::from_millis(1000));
+            settle(node.proc.pid());
             r.rss_at
                 .push((count, procs::rss_bytes(node.proc.pid()).unwrap_or(0)));
             eprintln!(
@@ -554,6 +560,7 @@ impl Ctx {
             cfg.max_ops = Some(n);
             cfg.warmup = Duration::ZERO;
             cfg.duration = Duration::from_secs(300);
+            settle(node.proc.pid());
             let c0 = procs::cpu_seconds(node.proc.pid()).unwrap_or(0.0);
             let res = self.rt.block_on(workload::run(&cfg));
             let c1 = procs::cpu_seconds(node.proc.pid()).unwrap_or(0.0);
@@ -786,6 +793,21 @@ fn empty_result(cfg: &LoadConfig) -> RunResult {
         p999_us: 0,
         max_us: 0,
         note: String::new(),
+    }
+}
+
+/// Waits (≤ 60 s) until the server is idle (< 2 % of a core over 0.5 s), so background
+/// snapshots, GC or JIT from earlier phases are not billed to the measured operations.
+fn settle(pid: u32) {
+    let t = Instant::now();
+    let mut last = procs::cpu_seconds(pid).unwrap_or(0.0);
+    while t.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(500));
+        let now = procs::cpu_seconds(pid).unwrap_or(0.0);
+        if now - last < 0.01 {
+            return;
+        }
+        last = now;
     }
 }
 
@@ -1038,24 +1060,31 @@ fn render_markdown(rep: &Report, args: &Args) -> String {
             a = names[0],
             b = names[1]
         ));
-        for r in sweep.iter().filter(|r| r.side == 0) {
-            if let Some(b) = sweep.iter().find(|x| {
-                x.side == 1
-                    && x.result.workload == r.result.workload
-                    && x.result.sessions == r.result.sessions
-            }) {
+        let mut wls: Vec<String> = Vec::new();
+        for r in &sweep {
+            if !wls.contains(&r.result.workload) {
+                wls.push(r.result.workload.clone());
+            }
+        }
+        for w in &wls {
+            let a = sweep_points(rep, 0, w);
+            let b = sweep_points(rep, 1, w);
+            for (pa, pb) in a.iter().zip(b.iter()).filter(|(pa, pb)| pa.0 == pb.0) {
                 s.push_str(&format!(
-                    "| {} | {} | {:.0} | {:.0} | {:.2} | {} | {} |\n",
-                    r.result.workload,
-                    r.result.sessions,
-                    r.result.ops_per_s,
-                    b.result.ops_per_s,
-                    ratio(b.result.ops_per_s, r.result.ops_per_s),
-                    fmt_us(r.result.p99_us),
-                    fmt_us(b.result.p99_us)
+                    "| {w} | {} | {:.0} | {:.0} | {:.2} | {} | {} |\n",
+                    pa.0,
+                    pa.1,
+                    pb.1,
+                    ratio(pb.1, pa.1),
+                    fmt_us(pa.2 as u64),
+                    fmt_us(pb.2 as u64)
                 ));
             }
         }
+        s.push_str(&format!(
+            "\nMedians over {} alternating round(s) of {} s each.\n",
+            args.sweep_rounds, args.sweep_duration
+        ));
     }
     s.push_str("\n## Memory, CPU, restart, snapshot\n\n");
     if rep.resources.is_empty() {
@@ -1169,7 +1198,7 @@ fn render_markdown(rep: &Report, args: &Args) -> String {
                 ));
             }
         }
-        s.push_str("\n\nRSS is VmRSS from /proc/PID/status one second after populating; CPU is utime+stime from /proc/PID/stat across the run (all threads, incl. JIT/GC for Java). The JVM's RSS depends on `-Xmx` and GC timing, not only on live data.\n");
+        s.push_str("\n\nRSS is VmRSS from /proc/PID/status once the server is idle (< 2 % CPU, waited at most 60 s) after populating; CPU is utime+stime from /proc/PID/stat across the run (all threads, incl. JIT/GC for Java). The JVM's RSS depends on `-Xmx` and GC timing, not only on live data.\n");
     }
     s.push_str("\n## 3-node ensemble (loopback)\n\n");
     for (n, st) in &rep.ensemble {
@@ -1203,6 +1232,33 @@ fn render_markdown(rep: &Report, args: &Args) -> String {
     s
 }
 
+/// Sweep points of one side and workload: (sessions, median ops/s, median p99 µs) over rounds.
+fn sweep_points(rep: &Report, side: usize, workload: &str) -> Vec<(usize, f64, f64)> {
+    let rows: Vec<&Row> = rep
+        .rows
+        .iter()
+        .filter(|r| r.phase == "sweep" && r.side == side && r.result.workload == workload)
+        .collect();
+    let mut sessions: Vec<usize> = rows.iter().map(|r| r.result.sessions).collect();
+    sessions.sort_unstable();
+    sessions.dedup();
+    sessions
+        .into_iter()
+        .map(|n| {
+            let at: Vec<&&Row> = rows.iter().filter(|r| r.result.sessions == n).collect();
+            (
+                n,
+                median(&at.iter().map(|r| r.result.ops_per_s).collect::<Vec<_>>()),
+                median(
+                    &at.iter()
+                        .map(|r| r.result.p99_us as f64)
+                        .collect::<Vec<_>>(),
+                ),
+            )
+        })
+        .collect()
+}
+
 fn render_chart(rep: &Report, path: &Path) -> anyhow::Result<()> {
     let colors = [
         [
@@ -1227,13 +1283,10 @@ fn render_chart(rep: &Report, path: &Path) -> anyhow::Result<()> {
             }
         }
         for (wi, w) in wls.iter().enumerate() {
-            let mut pts: Vec<(f64, f64)> = rep
-                .rows
-                .iter()
-                .filter(|r| r.phase == "sweep" && r.side == side && &r.result.workload == w)
-                .map(|r| (r.result.sessions as f64, r.result.ops_per_s))
+            let pts: Vec<(f64, f64)> = sweep_points(rep, side, w)
+                .into_iter()
+                .map(|(n, ops, _)| (n as f64, ops))
                 .collect();
-            pts.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap());
             series.push(Series {
                 label: format!("{} {w}", rep.sides[side].name),
                 points: pts,

@@ -518,15 +518,18 @@ mod tests {
     }
 
     #[test]
-    fn start_foreground_valid_config_reaches_placeholder() {
+    fn start_foreground_reports_an_unusable_data_dir() {
         let t = TempDir::new("cli-fg");
         let conf = t.path().join("conf");
         std::fs::create_dir_all(&conf).unwrap();
-        let data = t.path().join("data");
+        // dataDir lies under a regular file: the server cannot create version-2 and must say so.
+        let blocker = t.path().join("not-a-dir");
+        std::fs::write(&blocker, b"x").unwrap();
+        let data = blocker.join("data");
         std::fs::write(
             conf.join("zoo.cfg"),
             format!(
-                "tickTime=2000\ndataDir={}\nclientPort=2181\n",
+                "tickTime=2000\ndataDir={}\nclientPort=0\nclientPortAddress=127.0.0.1\n",
                 data.display()
             ),
         )
@@ -536,11 +539,8 @@ mod tests {
             &[("ZOOCFGDIR", conf.to_str().unwrap())],
             t.path(),
         );
-        // run_server is still the placeholder
         assert_eq!(code, 1);
-        assert!(err.contains("server not wired yet"));
-        // like zkServer.sh, the data dir is created for the pid file
-        assert!(data.is_dir());
+        assert!(err.contains("cannot load the database"), "stderr: {err}");
     }
 
     #[test]
