@@ -28,7 +28,7 @@ from kazoo.client import KazooClient
 from kazoo.protocol.states import KazooState
 
 from servers import wait_until
-from storage_util import (EPHEMERAL, OPEN_ACL, Zk, ZkError, diff_dumps, dump_tree, log_entries,
+from storage_util import (EPHEMERAL, OPEN_ACL, Zk, diff_dumps, dump_tree, log_entries,
                           logs, make_server, newest_log, snapshots, spawn_expect_exit, zkraw,
                           zxid_of)
 
@@ -311,7 +311,6 @@ def test_flipped_byte_refuses_startup(tmp_path, servers, where):
     srv.kill()
     all_logs = [p for p in logs(srv.data_dir) if len(log_entries(p)) >= 10]
     snaps = snapshots(srv.data_dir)
-    newest_snap = zxid_of(snaps[-1].name)
     if where == "newest-log":
         # the newest log holds txns after the newest snapshot: they must be replayed
         target = newest_log(srv.data_dir)

@@ -8,6 +8,11 @@
   writes more, is killed, and Java must serve ferrokeeper's state (round trip).
 * ferrokeeper -> Java: the reverse on a directory ferrokeeper wrote.
 
+Also: compressed snapshots (gz / snappy) both ways, a dataDir/dataLogDir split
+both ways, the offline tools (verify, snapshot-dump, txnlog-dump) cross-checked
+against Java's SnapshotFormatter and TxnLogToolkit, and autopurge at startup
+keeping the same files Java keeps.
+
 Java's log (WARN and above) must not report digest mismatches or load errors.
 """
 
@@ -15,7 +20,6 @@ from __future__ import annotations
 
 import random
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -23,7 +27,7 @@ from kazoo.client import KazooClient
 from kazoo.protocol.states import KazooState
 
 from servers import wait_until
-from storage_util import (CONTAINER, EPHEMERAL, EPHEMERAL_SEQUENTIAL, OPEN_ACL, PERSISTENT,
+from storage_util import (CONTAINER, EPHEMERAL, EPHEMERAL_SEQUENTIAL, OPEN_ACL,
                           PERSISTENT_SEQUENTIAL, PERSISTENT_SEQUENTIAL_WITH_TTL, PERSISTENT_WITH_TTL,
                           Zk, ZkError, diff_dumps, digest_id, dump_tree, log_entries, logs,
                           make_server, snapshots, zkraw, zxid_of)

@@ -321,7 +321,11 @@ pub fn write_fuzzy_snapshot(
     let mut w = SnapshotFileWriter::create(
         &dirs.snap_dir,
         zxid,
-        SnapshotFileOptions { compression, atomic: false, fsync: true },
+        SnapshotFileOptions {
+            compression,
+            atomic: false,
+            fsync: true,
+        },
     )?;
     w.write_sessions(sessions.iter().copied())?;
     w.write_acl_cache(acls.iter().map(|(i, a)| (*i, a.as_slice())))?;
@@ -338,15 +342,20 @@ pub fn write_fuzzy_snapshot(
                 if node.stat.czxid > zxid && !path.is_empty() {
                     continue;
                 }
-                let acl = if node.acl == crate::data_tree::OPEN_ACL_INDEX || known.contains(&node.acl) {
-                    node.acl
-                } else {
-                    crate::data_tree::OPEN_ACL_INDEX
-                };
+                let acl =
+                    if node.acl == crate::data_tree::OPEN_ACL_INDEX || known.contains(&node.acl) {
+                        node.acl
+                    } else {
+                        crate::data_tree::OPEN_ACL_INDEX
+                    };
                 let mut kids: Vec<&str> = node.children().collect();
                 kids.sort_unstable();
                 for k in kids.iter().rev() {
-                    stack.push(if path.is_empty() { format!("/{k}") } else { format!("{path}/{k}") });
+                    stack.push(if path.is_empty() {
+                        format!("/{k}")
+                    } else {
+                        format!("{path}/{k}")
+                    });
                 }
                 batch.push((path, node.data.clone(), acl, node.stat.clone()));
             }
@@ -355,17 +364,28 @@ pub fn write_fuzzy_snapshot(
             w.write_node(&path, data.as_deref(), acl, &stat)?;
         }
     }
-    let digest = shared.tree.read().last_zxid_digest().map(|d| (d.zxid, d.digest));
+    let digest = shared
+        .tree
+        .read()
+        .last_zxid_digest()
+        .map(|d| (d.zxid, d.digest));
     w.finish(Some(digest.unwrap_or((0, 0))), None)
 }
 
 /// Takes a snapshot whenever the log stage asks for one (after a roll).
-pub fn snapshot_loop(shared: Arc<Shared>, dirs: DataDirs, compression: Compression, rx: Receiver<()>) {
+pub fn snapshot_loop(
+    shared: Arc<Shared>,
+    dirs: DataDirs,
+    compression: Compression,
+    rx: Receiver<()>,
+) {
     while rx.recv().is_ok() {
         while rx.try_recv().is_ok() {}
         let started = std::time::Instant::now();
         match write_fuzzy_snapshot(&shared, &dirs, compression) {
-            Ok(p) => info!(file = %p.display(), ms = started.elapsed().as_millis() as u64, "snapshot written"),
+            Ok(p) => {
+                info!(file = %p.display(), ms = started.elapsed().as_millis() as u64, "snapshot written")
+            }
             Err(e) => error!(error = %e, "snapshot failed"),
         }
     }

@@ -89,7 +89,7 @@ async fn peer(sid: i64, ps: &[Ports], epoch: i64, zxid: i64) -> ElectionHandle {
 async fn decided(h: &mut ElectionHandle, within: Duration) -> Vote {
     let deadline = Instant::now() + within;
     loop {
-        if let Some(v) = h.outcome.borrow().clone() {
+        if let Some(v) = *h.outcome.borrow() {
             return v;
         }
         let left = deadline.saturating_duration_since(Instant::now());

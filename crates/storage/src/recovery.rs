@@ -164,7 +164,11 @@ pub fn recover(
         // end of a log that is not the newest (followed by a newer log), or a missing log file.
         // Replaying on past the hole would silently drop committed txns, so refuse to start.
         if last_zxid != 0 && z > last_zxid + 1 && (z >> 32) == (last_zxid >> 32) {
-            let after = if replayed == 0 { "the snapshot's zxid" } else { "the previous txn" };
+            let after = if replayed == 0 {
+                "the snapshot's zxid"
+            } else {
+                "the previous txn"
+            };
             return Err(Error::corrupt(
                 &rec.path,
                 rec.offset,

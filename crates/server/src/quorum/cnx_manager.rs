@@ -50,13 +50,16 @@ pub struct CnxManager {
     tasks: Vec<JoinHandle<()>>,
 }
 
+/// The generation of a peer's live connection and its reader/writer tasks.
+type Connection = (u64, Vec<JoinHandle<()>>);
+
 struct Inner {
     cfg: CnxConfig,
     /// Per peer: the newest message to send (re-sent on each new connection).
     queues: HashMap<Sid, watch::Sender<Option<Bytes>>>,
     /// Per peer: the generation and tasks of the current connection, aborted when a newer one
     /// replaces it.
-    current: Mutex<HashMap<Sid, (u64, Vec<JoinHandle<()>>)>>,
+    current: Mutex<HashMap<Sid, Connection>>,
     generation: std::sync::atomic::AtomicU64,
     inbound_tx: mpsc::UnboundedSender<(Sid, Bytes)>,
 }
