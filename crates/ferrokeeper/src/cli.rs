@@ -157,7 +157,16 @@ pub fn run(cli: Cli, ctx: &mut Context<'_>) -> i32 {
         }
         Verb::TxnlogDump { file } => {
             let _ = write!(ctx.out, "{}", storage::dump::txnlog_dump(file));
-            return 0;
+            // Exit status as zkTxnLogToolkit: non-zero when the file cannot be read or is corrupt.
+            let readable =
+                storage::txn_log::LogFileReader::open(file).and_then(|mut r| r.scan_to_end());
+            return match readable {
+                Ok(_) => 0,
+                Err(e) => {
+                    let _ = writeln!(ctx.err, "{e}");
+                    1
+                }
+            };
         }
         Verb::Verify {
             data_dir,

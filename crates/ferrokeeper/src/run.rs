@@ -167,6 +167,15 @@ pub fn run_server(cfg: LoadedConfig) -> Result<(), RunError> {
         "starting ferrokeeper (standalone)"
     );
     let started = std::time::Instant::now();
+    // Java starts its DatadirCleanupManager before it loads the database: purge first.
+    start_autopurge(
+        &cfg,
+        &storage::DataDirs::open(
+            &storage.data_dir,
+            Some(&storage.data_log_dir),
+            storage.autocreate,
+        )?,
+    );
     let recovered = persistence::recover(&storage)?;
     // Like Java's standalone start: snapshot the loaded state right away.
     let snap = persistence::write_snapshot(
@@ -206,6 +215,37 @@ pub fn run_server(cfg: LoadedConfig) -> Result<(), RunError> {
     })?;
     rt.shutdown_timeout(std::time::Duration::from_secs(2));
     Ok(())
+}
+
+/// `autopurge.purgeInterval` (hours, 0 = off) and `autopurge.snapRetainCount` (at least 3): purge
+/// once now, then every interval, as Java's `DatadirCleanupManager`.
+fn start_autopurge(cfg: &LoadedConfig, dirs: &storage::DataDirs) {
+    let hours = cfg.zoo_cfg.autopurge_purge_interval_hours;
+    if hours <= 0 {
+        return;
+    }
+    let retain = cfg.zoo_cfg.autopurge_snap_retain_count.max(3) as usize;
+    let purge = move |dirs: &storage::DataDirs| match storage::purge::purge(dirs, retain) {
+        Ok(r) => info!(
+            deleted = r.deleted.len(),
+            kept = r.kept_snapshots.len(),
+            "autopurge ran"
+        ),
+        Err(e) => warn!(error = %e, "autopurge failed"),
+    };
+    info!(retain, interval_hours = hours, "autopurge enabled");
+    purge(dirs);
+    let dirs = dirs.clone();
+    let every = std::time::Duration::from_secs(hours as u64 * 3600);
+    let spawned = std::thread::Builder::new()
+        .name("autopurge".into())
+        .spawn(move || loop {
+            std::thread::sleep(every);
+            purge(&dirs);
+        });
+    if let Err(e) = spawned {
+        warn!(error = %e, "cannot start the autopurge thread");
+    }
 }
 
 async fn wait_for_signal() {
