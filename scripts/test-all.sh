@@ -43,6 +43,10 @@ cargo build --release --workspace -j 2
 log "cargo test --workspace --release"
 cargo test --workspace --release -j 2 --no-fail-fast
 
+# --- benchmark smoke (seconds per workload; checks the runner works, never asserts speed) ------
+log "benchmark smoke: scripts/bench.sh --smoke"
+BENCH_NO_BUILD=1 bash scripts/bench.sh --smoke --no-ensemble
+
 # --- real-client integration suite -----------------------------------------
 pytest_args=(-q -p no:cacheprovider -rfE)
 if python3 -c 'import pytest_timeout' 2>/dev/null; then
