@@ -177,15 +177,28 @@ pub fn run_server(cfg: LoadedConfig) -> Result<(), RunError> {
         )?,
     );
     let recovered = persistence::recover(&storage)?;
-    // Like Java's standalone start: snapshot the loaded state right away.
-    let snap = persistence::write_snapshot(
-        &recovered.dirs,
-        &recovered.tree,
-        &recovered.sessions,
-        storage.compression,
-    )?;
-    info!(file = %snap.display(), ms = started.elapsed().as_millis() as u64, fresh = recovered.fresh, "database ready");
+    // Java snapshots the loaded state before it serves. A fresh directory gets its snapshot.0 at
+    // once (logs without any snapshot would not load); after a replay the snapshot is taken in the
+    // background while clients are already served; with nothing replayed the newest snapshot
+    // already is the state.
+    if recovered.fresh {
+        let snap = persistence::write_snapshot(
+            &recovered.dirs,
+            &recovered.tree,
+            &recovered.sessions,
+            storage.compression,
+        )?;
+        info!(file = %snap.display(), "fresh database: wrote the first snapshot");
+    }
+    info!(
+        ms = started.elapsed().as_millis() as u64,
+        replayed = recovered.replayed,
+        "database ready"
+    );
     let (snap_tx, snap_rx) = std::sync::mpsc::channel();
+    if recovered.replayed > 0 {
+        let _ = snap_tx.send(());
+    }
     let log = persistence::FileTxnLog::new(&recovered.dirs, &storage, snap_tx);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

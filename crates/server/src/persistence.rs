@@ -41,6 +41,8 @@ pub struct Recovered {
     pub sessions: Vec<(i64, i32)>,
     pub dirs: DataDirs,
     pub fresh: bool,
+    /// Txns replayed from the logs on top of the snapshot.
+    pub replayed: u64,
 }
 
 enum SinkState {
@@ -195,11 +197,16 @@ pub fn recover(s: &StorageSettings) -> Result<Recovered, storage::Error> {
     }
     let mut sessions: Vec<(i64, i32)> = sink.sessions.into_iter().collect();
     sessions.sort_unstable();
+    let replayed = match &outcome {
+        Recovery::Loaded(info) => info.txns_replayed,
+        Recovery::Fresh => 0,
+    };
     Ok(Recovered {
         tree,
         sessions,
         dirs,
         fresh,
+        replayed,
     })
 }
 
