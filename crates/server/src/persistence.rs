@@ -210,6 +210,26 @@ pub fn recover(s: &StorageSettings) -> Result<Recovered, storage::Error> {
     })
 }
 
+/// Opens `snapshot.<zxid>` (fsynced when finished) and writes the sessions and ACL cache sections
+/// that precede the nodes.
+fn begin_snapshot(
+    dirs: &DataDirs,
+    zxid: i64,
+    compression: Compression,
+    sessions: &[(i64, i32)],
+    acls: &[(i64, Vec<Acl>)],
+) -> Result<SnapshotFileWriter, storage::Error> {
+    let options = SnapshotFileOptions {
+        compression,
+        atomic: false,
+        fsync: true,
+    };
+    let mut w = SnapshotFileWriter::create(&dirs.snap_dir, zxid, options)?;
+    w.write_sessions(sessions.iter().copied())?;
+    w.write_acl_cache(acls.iter().map(|(i, a)| (*i, a.as_slice())))?;
+    Ok(w)
+}
+
 /// Writes `snapshot.<zxid>` of `tree` (sessions included). Returns the file written.
 pub fn write_snapshot(
     dirs: &DataDirs,
@@ -217,19 +237,14 @@ pub fn write_snapshot(
     sessions: &[(i64, i32)],
     compression: Compression,
 ) -> Result<PathBuf, storage::Error> {
-    let zxid = tree.last_processed_zxid();
-    let mut w = SnapshotFileWriter::create(
-        &dirs.snap_dir,
-        zxid,
-        SnapshotFileOptions {
-            compression,
-            atomic: false,
-            fsync: true,
-        },
-    )?;
-    w.write_sessions(sessions.iter().copied())?;
     let acls = tree.acl_cache_entries();
-    w.write_acl_cache(acls.iter().map(|(i, a)| (*i, a.as_slice())))?;
+    let mut w = begin_snapshot(
+        dirs,
+        tree.last_processed_zxid(),
+        compression,
+        sessions,
+        &acls,
+    )?;
     let mut result = Ok(());
     tree.for_each_node_preorder(|path, node| {
         if result.is_ok() {
@@ -325,17 +340,7 @@ pub fn write_fuzzy_snapshot(
         (t.last_processed_zxid(), t.acl_cache_entries(), sessions)
     };
     let known: std::collections::HashSet<i64> = acls.iter().map(|(i, _)| *i).collect();
-    let mut w = SnapshotFileWriter::create(
-        &dirs.snap_dir,
-        zxid,
-        SnapshotFileOptions {
-            compression,
-            atomic: false,
-            fsync: true,
-        },
-    )?;
-    w.write_sessions(sessions.iter().copied())?;
-    w.write_acl_cache(acls.iter().map(|(i, a)| (*i, a.as_slice())))?;
+    let mut w = begin_snapshot(dirs, zxid, compression, &sessions, &acls)?;
     const CHUNK: usize = 4096;
     let mut stack: Vec<String> = vec![String::new()];
     let mut batch: Vec<(String, Option<Bytes>, i64, StatPersisted)> = Vec::with_capacity(CHUNK);
