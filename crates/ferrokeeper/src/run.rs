@@ -147,12 +147,13 @@ fn storage_settings(cfg: &LoadedConfig, st: &ServerSettings) -> StorageSettings 
 
 /// Runs the server with a validated configuration until SIGTERM or SIGINT.
 pub fn run_server(cfg: LoadedConfig) -> Result<(), RunError> {
-    if matches!(cfg.mode, ServerMode::Distributed) {
-        return Err(RunError::Unsupported(
-            "this build serves standalone configurations only; quorum mode (server.N lines with more than one voter) is not available yet".into(),
-        ));
+    let distributed = matches!(cfg.mode, ServerMode::Distributed);
+    let mut settings = server_settings(&cfg)?;
+    let my_sid = cfg.zoo_cfg.server_id.unwrap_or(0);
+    if distributed {
+        // Session ids carry the server id in their top byte, as Java's.
+        settings.session_server_id = my_sid;
     }
-    let settings = server_settings(&cfg)?;
     let storage = storage_settings(&cfg, &settings);
     info!(
         version = %settings.version,
@@ -160,11 +161,11 @@ pub fn run_server(cfg: LoadedConfig) -> Result<(), RunError> {
         client = %settings.client_addr,
         data_dir = %settings.data_dir.display(),
         data_log_dir = %settings.data_log_dir.display(),
-        myid = 0,
-        role = "standalone",
+        myid = my_sid,
+        role = if distributed { "quorum" } else { "standalone" },
         admin = %settings.admin.as_ref().map_or("disabled".to_string(), |a| format!("http://{}{}", a.addr, a.command_url)),
         metrics = %settings.metrics_addr.map_or("disabled".to_string(), |a| format!("http://{a}/metrics")),
-        "starting ferrokeeper (standalone)"
+        "starting ferrokeeper"
     );
     let started = std::time::Instant::now();
     // Java starts its DatadirCleanupManager before it loads the database: purge first.
@@ -213,7 +214,12 @@ pub fn run_server(cfg: LoadedConfig) -> Result<(), RunError> {
             sessions: recovered.sessions,
             log: Box::new(log),
         };
-        let handle = server::start(settings, state).await?;
+        let handle = if distributed {
+            let setup = quorum_setup(&cfg, &settings, &storage, &recovered.dirs, &state)?;
+            server::quorum::start(settings, state, setup).await?
+        } else {
+            server::start(settings, state).await?
+        };
         let shared = Arc::clone(&handle.shared);
         let dirs = recovered.dirs.clone();
         std::thread::Builder::new()
@@ -228,6 +234,131 @@ pub fn run_server(cfg: LoadedConfig) -> Result<(), RunError> {
     })?;
     rt.shutdown_timeout(std::time::Duration::from_secs(2));
     Ok(())
+}
+
+/// The quorum side's settings: voting config, epochs, the log tail for DIFF, ports.
+fn quorum_setup(
+    cfg: &LoadedConfig,
+    settings: &ServerSettings,
+    storage: &StorageSettings,
+    dirs: &storage::DataDirs,
+    state: &server::StartState,
+) -> Result<server::quorum::QuorumSetup, RunError> {
+    use server::quorum::cnx_manager::{CnxConfig, PeerElectionAddr};
+    let z = &cfg.zoo_cfg;
+    let my_sid = z
+        .server_id
+        .ok_or_else(|| RunError::Unsupported("quorum mode needs dataDir/myid".into()))?;
+    let verifier = election::QuorumVerifier::parse(&z.quorum.to_config_string())
+        .map_err(|e| RunError::Unsupported(format!("server.N lines: {e}")))?;
+    let me = verifier.member(my_sid).cloned().ok_or_else(|| {
+        RunError::Unsupported(format!("myid {my_sid} is not in the server.N lines"))
+    })?;
+    let my_addr = me
+        .addresses
+        .first()
+        .cloned()
+        .ok_or_else(|| RunError::Unsupported(format!("server.{my_sid} has no address")))?;
+    let listen_all = z.quorum_listen_on_all_ips;
+    let bind = |port: u16| -> Result<std::net::SocketAddr, RunError> {
+        server::quorum::peer::quorum_bind_addr(&my_addr.host, port, listen_all).ok_or_else(|| {
+            RunError::Unsupported(format!("cannot resolve our own address {}", my_addr.host))
+        })
+    };
+    let last_zxid = state.tree.last_processed_zxid();
+    let epochs = storage::epoch::load_epochs(&dirs.snap_dir, last_zxid)?;
+    // Everything up to the newest snapshot was applied, hence committed: a lower bound the
+    // refuse-to-drop-committed rule can rely on after a restart.
+    let known_committed = dirs
+        .snapshots()?
+        .iter()
+        .map(|s| s.zxid)
+        .max()
+        .unwrap_or(0)
+        .min(last_zxid);
+    let commit_log = z.settings.commit_log_count.max(1) as usize;
+    let mut recent: std::collections::VecDeque<zab::Proposal> = Default::default();
+    let from = last_zxid.saturating_sub(commit_log as i64 * 2).max(0);
+    if let Ok(iter) = storage::read_logs(&dirs.log_dir, from) {
+        for rec in iter.flatten() {
+            let zxid = rec.entry.zxid();
+            if zxid > last_zxid {
+                break;
+            }
+            recent.push_back(zab::Proposal {
+                zxid,
+                payload: rec.payload,
+            });
+            if recent.len() > commit_log {
+                recent.pop_front();
+            }
+        }
+    }
+    let mut zc = zab::ZabConfig::new(my_sid, verifier.clone());
+    zc.tick_ms = settings.tick_ms as u64;
+    zc.init_limit = z.init_limit.max(1) as u64;
+    zc.sync_limit = z.sync_limit.max(1) as u64;
+    zc.committed_log_capacity = commit_log;
+    let disk = zab::DiskState {
+        accepted_epoch: epochs.accepted,
+        current_epoch: epochs.current,
+        last_logged_zxid: last_zxid,
+        known_committed_zxid: known_committed,
+        recent: recent.into_iter().collect(),
+    };
+    let mut ec = election::ElectionConfig::new(my_sid, verifier.clone());
+    ec.require_all_voters_for_empty_history = !z.settings.allow_empty_leader_election;
+    let mut peers = std::collections::HashMap::new();
+    for m in verifier.members() {
+        if m.sid == my_sid {
+            continue;
+        }
+        if let Some(a) = m.addresses.first() {
+            peers.insert(
+                m.sid,
+                PeerElectionAddr {
+                    host: a.host.clone(),
+                    port: a.election_port,
+                },
+            );
+        }
+    }
+    let cnx_timeout = std::time::Duration::from_millis(z.settings.cnx_timeout_ms.max(100) as u64);
+    let cnx = CnxConfig {
+        my_sid,
+        my_addr: PeerElectionAddr {
+            host: my_addr.host.clone(),
+            port: my_addr.election_port,
+        },
+        listen: bind(my_addr.election_port)?,
+        peers,
+        connect_timeout: cnx_timeout,
+        handshake_timeout: cnx_timeout,
+    };
+    info!(
+        myid = my_sid,
+        quorum = %bind(my_addr.quorum_port)?,
+        election = %cnx.listen,
+        accepted_epoch = epochs.accepted,
+        current_epoch = epochs.current,
+        last_zxid = format!("0x{last_zxid:x}"),
+        safe_bootstrap = ec.require_all_voters_for_empty_history,
+        "quorum peer"
+    );
+    Ok(server::quorum::QuorumSetup {
+        zab: zc,
+        disk,
+        election: ec,
+        cnx,
+        quorum_listen: bind(my_addr.quorum_port)?,
+        peer: server::quorum::peer::PeerSettings {
+            quorum_addrs: server::quorum::quorum_addrs(&verifier),
+            storage: storage.clone(),
+            dirs: dirs.clone(),
+            init_limit_ms: z.init_limit.max(1) as u64 * settings.tick_ms as u64,
+            tick_ms: settings.tick_ms as u64,
+        },
+    })
 }
 
 /// `autopurge.purgeInterval` (hours, 0 = off) and `autopurge.snapRetainCount` (at least 3): purge

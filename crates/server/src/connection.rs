@@ -286,6 +286,10 @@ fn handshake(
             id
         };
         conn.session_id.store(id, Ordering::Release);
+        if let Some(q) = &shared.quorum {
+            q.create_session(shared, conn, id, timeout, req.read_only);
+            return Ok(());
+        }
         conn.pending.fetch_add(1, Ordering::AcqRel);
         let _ = shared.submit.send(Submit::CreateSession {
             conn: conn.clone(),
@@ -296,6 +300,13 @@ fn handshake(
         return Ok(());
     }
     let id = req.session_id;
+    if let Some(q) = shared.quorum.as_ref().filter(|q| !q.is_leader()) {
+        // Sessions are the leader's: a learner asks it before taking the client back.
+        if req.passwd.as_ref() == session_password(id) {
+            q.revalidate(conn, id, timeout, req.read_only);
+            return Ok(());
+        }
+    }
     let valid = req.passwd.as_ref() == session_password(id)
         && shared.sessions.lock().touch(id, Some(timeout), now);
     if !valid {
@@ -362,6 +373,7 @@ fn handle_request(
 ) -> Result<bool, ConnError> {
     let received = Instant::now();
     let max = shared.settings.max_buffer;
+    let raw = payload.clone();
     let mut r = Reader::with_limit(payload, max * 2);
     let h = RequestHeader::read(&mut r).map_err(|e| ConnError::Decode {
         what: "RequestHeader",
@@ -374,6 +386,12 @@ fn handle_request(
         .sessions
         .lock()
         .touch(session_id, None, shared.now_ms());
+    if let Some(q) = &shared.quorum {
+        q.touch(
+            session_id,
+            conn.session_timeout_ms.load(Ordering::Relaxed) as i32,
+        );
+    }
     let zxid_now = || shared.last_zxid();
     match h.op_type {
         op::AUTH => {
@@ -431,7 +449,15 @@ fn handle_request(
                 op: h.op_type,
                 received,
             };
-            if conn.pending.load(Ordering::Acquire) > 0 {
+            if let Some(q) = &shared.quorum {
+                if let Some((origin, _)) = q.read_or_queue(session_id, origin, None) {
+                    conn.send(frame::header_only(
+                        origin.xid,
+                        zxid_now(),
+                        err::MARSHALLING_ERROR,
+                    ));
+                }
+            } else if conn.pending.load(Ordering::Acquire) > 0 {
                 conn.pending.fetch_add(1, Ordering::AcqRel);
                 let _ = shared.submit.send(Submit::Barrier {
                     origin,
@@ -455,6 +481,19 @@ fn handle_request(
         received,
     };
     if is_write(h.op_type) {
+        if let Some(q) = &shared.quorum {
+            let body = raw.slice(raw.len().min(8)..);
+            q.write(
+                shared,
+                origin,
+                session_id,
+                h.xid,
+                conn.auth_ids(),
+                request,
+                body,
+            );
+            return Ok(true);
+        }
         conn.pending.fetch_add(1, Ordering::AcqRel);
         let auth = conn.auth_ids();
         let _ = shared.submit.send(Submit::Write {
@@ -470,7 +509,19 @@ fn handle_request(
         conn.send(frame::header_only(h.xid, zxid_now(), err::SESSION_EXPIRED));
         return Ok(true);
     }
-    if conn.pending.load(Ordering::Acquire) > 0 {
+    let (origin, request) = if let Some(q) = &shared.quorum {
+        if let Request::Sync(s) = request {
+            q.sync(shared, origin, session_id, s.path);
+            return Ok(true);
+        }
+        match q.read_or_queue(session_id, origin, Some(request)) {
+            Some((o, Some(r))) => (o, r),
+            _ => return Ok(true),
+        }
+    } else {
+        (origin, request)
+    };
+    if shared.quorum.is_none() && conn.pending.load(Ordering::Acquire) > 0 {
         conn.pending.fetch_add(1, Ordering::AcqRel);
         let _ = shared.submit.send(Submit::Barrier {
             origin,

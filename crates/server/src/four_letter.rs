@@ -278,8 +278,11 @@ fn connection_line(s: &mut String, shared: &Shared, c: &ConnHandle, brief: bool)
 }
 
 /// The server state word of `srvr`'s `Mode:` and `mntr`'s `zk_server_state`.
-pub fn server_state(_shared: &Shared) -> &'static str {
-    "standalone"
+pub fn server_state(shared: &Shared) -> &'static str {
+    match &shared.quorum {
+        None => "standalone",
+        Some(q) => q.role().mode_word(),
+    }
 }
 
 /// Alive client connections as Java counts them (four-letter connections being answered too).

@@ -210,6 +210,68 @@ pub fn recover(s: &StorageSettings) -> Result<Recovered, storage::Error> {
     })
 }
 
+/// Loads a SNAP sync body (as received on the quorum port) into a tree and its sessions.
+pub fn tree_from_sync_stream(
+    data: &[u8],
+    extended: bool,
+) -> Result<(DataTree, Vec<(i64, i32)>), storage::Error> {
+    let mut sink = TreeSink::new(extended);
+    storage::snapshot::decode_sync_stream(data, &mut sink)?;
+    let st = std::mem::replace(&mut sink.state, SinkState::Failed);
+    let tree = match st {
+        SinkState::Loading(l) => l
+            .finish()
+            .map_err(|e| storage::Error::corrupt("<snap sync stream>", 0, format!("{e}")))?,
+        SinkState::Ready(t) => t,
+        SinkState::Failed => {
+            return Err(storage::Error::corrupt(
+                "<snap sync stream>",
+                0,
+                "tree could not be built",
+            ))
+        }
+    };
+    let mut sessions: Vec<(i64, i32)> = sink.sessions.into_iter().collect();
+    sessions.sort_unstable();
+    Ok((tree, sessions))
+}
+
+/// Serializes `tree` and `sessions` as a SNAP sync body (what a leader streams after SNAP).
+pub fn serialize_sync_stream(
+    tree: &DataTree,
+    sessions: &[(i64, i32)],
+) -> Result<Bytes, storage::Error> {
+    let mut w = storage::snapshot::SnapshotWriter::new_sync_stream(Vec::with_capacity(
+        64 * 1024 + tree.node_count() * 96,
+    ));
+    w.write_sessions(sessions.iter().copied())?;
+    let acls = tree.acl_cache_entries();
+    w.write_acl_cache(acls.iter().map(|(i, a)| (*i, a.as_slice())))?;
+    let mut result = Ok(());
+    tree.for_each_node_preorder(|path, node| {
+        if result.is_ok() {
+            result = w.write_node(path, node.data.as_deref(), node.acl, &node.stat);
+        }
+    });
+    result?;
+    Ok(Bytes::from(w.finish_sync_stream()?))
+}
+
+/// After a SNAP at `zxid`: removes every logged txn after it (whole files that start later, and the
+/// tail of the file that holds it), so recovery never replays a history the leader replaced.
+pub fn cut_logs_after(dirs: &DataDirs, zxid: i64) -> Result<(), storage::Error> {
+    for l in dirs.logs()? {
+        if l.zxid > zxid {
+            info!(file = %l.path.display(), "SNAP: removing a txn log after the snapshot");
+            std::fs::remove_file(&l.path).map_err(|e| storage::Error::io(&l.path, e))?;
+        }
+    }
+    if !dirs.logs()?.is_empty() {
+        storage::txn_log::truncate(&dirs.log_dir, zxid)?;
+    }
+    Ok(())
+}
+
 /// Opens `snapshot.<zxid>` (fsynced when finished) and writes the sessions and ACL cache sections
 /// that precede the nodes.
 fn begin_snapshot(
@@ -292,9 +354,9 @@ fn next_roll(snap_count: u64) -> u64 {
 }
 
 impl TxnLog for FileTxnLog {
-    fn append(&mut self, entry: &TxnEntry, payload: &Bytes) -> std::io::Result<()> {
+    fn append(&mut self, zxid: i64, payload: &Bytes) -> std::io::Result<()> {
         self.writer
-            .append(entry.zxid(), payload)
+            .append(zxid, payload)
             .map_err(std::io::Error::other)?;
         self.since_roll += 1;
         Ok(())

@@ -35,7 +35,7 @@ use crate::watch_manager::WatchManager;
 
 /// The durable txn log as the pipeline sees it: append, then make everything appended durable.
 pub trait TxnLog: Send {
-    fn append(&mut self, entry: &TxnEntry, payload: &Bytes) -> io::Result<()>;
+    fn append(&mut self, zxid: i64, payload: &Bytes) -> io::Result<()>;
     /// Makes every appended entry durable (one fdatasync for the whole batch).
     fn commit(&mut self) -> io::Result<()>;
 }
@@ -44,7 +44,7 @@ pub trait TxnLog: Send {
 pub struct NoLog;
 
 impl TxnLog for NoLog {
-    fn append(&mut self, _: &TxnEntry, _: &Bytes) -> io::Result<()> {
+    fn append(&mut self, _: i64, _: &Bytes) -> io::Result<()> {
         Ok(())
     }
     fn commit(&mut self) -> io::Result<()> {
@@ -61,6 +61,11 @@ pub enum Item {
     Barrier {
         origin: Origin,
         request: Option<jute::proto::Request>,
+    },
+    /// Quorum leader: a sync, in order with the writes prep handed out before it.
+    Sync {
+        token: Option<u64>,
+        learner: Option<i64>,
     },
 }
 
@@ -86,7 +91,9 @@ pub fn start(
     let (apply_tx, apply_rx) = std::sync::mpsc::channel::<Vec<Item>>();
     let s1 = shared.clone();
     let prep_thread = thread::Builder::new().name("prep".into()).spawn(move || {
-        prep_loop(&s1, &submit_rx, &mut prep, &log_tx);
+        prep_loop(&s1, &submit_rx, &mut prep, &mut |item| {
+            log_tx.send(item).is_ok()
+        });
     })?;
     let log_stats = shared.stats.clone();
     let log_thread = thread::Builder::new()
@@ -101,7 +108,24 @@ pub fn start(
     Ok(vec![prep_thread, log_thread, apply_thread])
 }
 
-fn prep_loop(shared: &Shared, rx: &Receiver<Submit>, prep: &mut Prep, log_tx: &Sender<Item>) {
+/// Prep's settings, from the server's.
+pub fn prep_settings(settings: &crate::settings::ServerSettings) -> crate::prep::PrepSettings {
+    crate::prep::PrepSettings {
+        acl: settings.acl.clone(),
+        extended_types: settings.extended_types_enabled,
+        close_session_txn: settings.close_session_txn_enabled,
+        reconfig_enabled: settings.reconfig_enabled,
+    }
+}
+
+/// The prep stage: turns submissions into txns (or barriers / syncs) and hands each to `emit`,
+/// which returns false once the next stage is gone.
+pub fn prep_loop(
+    shared: &Shared,
+    rx: &Receiver<Submit>,
+    prep: &mut Prep,
+    emit: &mut dyn FnMut(Item) -> bool,
+) {
     while let Ok(item) = rx.recv() {
         let out = match item {
             Submit::Write {
@@ -154,8 +178,28 @@ fn prep_loop(shared: &Shared, rx: &Receiver<Submit>, prep: &mut Prep, log_tx: &S
                 }
             }
             Submit::Barrier { origin, request } => Item::Barrier { origin, request },
+            Submit::ForwardedCreateSession {
+                session_id,
+                timeout_ms,
+            } => {
+                // The leader owns global sessions: track it before its txn is even logged, so the
+                // session's next forwarded request passes the session check.
+                shared
+                    .sessions
+                    .lock()
+                    .add(session_id, timeout_ms, shared.now_ms());
+                Item::Txn {
+                    entry: prep.create_session(session_id, timeout_ms, wall_ms()),
+                    origin: ItemOrigin::None,
+                }
+            }
+            Submit::Sync { token, learner } => Item::Sync { token, learner },
+            Submit::ResetZxid { last_zxid } => {
+                *prep = Prep::new(prep_settings(&shared.settings), last_zxid);
+                continue;
+            }
         };
-        if log_tx.send(out).is_err() {
+        if !emit(out) {
             return;
         }
     }
@@ -179,7 +223,7 @@ fn log_loop(
         for item in &batch {
             if let Item::Txn { entry, .. } = item {
                 let payload = entry.encode();
-                if let Err(e) = log.append(entry, &payload) {
+                if let Err(e) = log.append(entry.zxid(), &payload) {
                     error!(error = %e, zxid = entry.zxid(), "txn log append failed; stopping the write pipeline");
                     return;
                 }
@@ -240,6 +284,7 @@ fn apply_loop(shared: &Shared, rx: &Receiver<Vec<Item>>) {
                             origin.conn.close();
                         }
                     }
+                    Item::Sync { .. } => {}
                 }
             }
         }
@@ -249,7 +294,7 @@ fn apply_loop(shared: &Shared, rx: &Receiver<Vec<Item>>) {
     }
 }
 
-fn finish_request(shared: &Shared, origin: &Origin, reply: Bytes, zxid: i64) {
+pub(crate) fn finish_request(shared: &Shared, origin: &Origin, reply: Bytes, zxid: i64) {
     origin.conn.send(reply);
     let ms = origin.received.elapsed().as_millis() as i64;
     shared.stats.request_done(origin.op, ms);
@@ -263,7 +308,7 @@ fn finish_request(shared: &Shared, origin: &Origin, reply: Bytes, zxid: i64) {
     origin.conn.pending.fetch_sub(1, Ordering::Release);
 }
 
-fn apply_one(
+pub(crate) fn apply_one(
     shared: &Shared,
     tree: &mut DataTree,
     watches: &mut WatchManager,
@@ -350,7 +395,7 @@ fn fire_watches(shared: &Shared, watches: &mut WatchManager, triggers: &[Trigger
     }
 }
 
-fn build_write_reply(
+pub(crate) fn build_write_reply(
     entry: &TxnEntry,
     result: &ApplyResult,
     apply_err: i32,

@@ -17,7 +17,7 @@ use tracing::info;
 use crate::connection::accept_loop;
 use crate::data_tree::DataTree;
 use crate::pipeline::{self, TxnLog};
-use crate::prep::{Prep, PrepSettings};
+use crate::prep::Prep;
 use crate::session::SessionTracker;
 use crate::settings::ServerSettings;
 use crate::shared::{wall_ms, Shared, Submit};
@@ -65,8 +65,19 @@ impl ServerHandle {
 /// Binds the client port and starts serving. Must run inside a tokio runtime.
 pub async fn start(settings: ServerSettings, state: StartState) -> std::io::Result<ServerHandle> {
     let listener = TcpListener::bind(settings.client_addr).await?;
-    let local_addr = listener.local_addr()?;
     let (submit_tx, submit_rx) = std::sync::mpsc::channel();
+    let (shared, prep, log) = build_shared(settings, state, submit_tx, None);
+    pipeline::start(shared.clone(), submit_rx, prep, log)?;
+    spawn_tasks(shared, listener)
+}
+
+/// The shared state, the prep stage and the log a server starts from.
+pub(crate) fn build_shared(
+    settings: ServerSettings,
+    state: StartState,
+    submit_tx: std::sync::mpsc::Sender<Submit>,
+    quorum: Option<Arc<crate::quorum::state::QuorumState>>,
+) -> (Arc<Shared>, Prep, Box<dyn TxnLog>) {
     let last_zxid = state.tree.last_processed_zxid();
     let now_wall = wall_ms();
     let mut tracker = SessionTracker::new(
@@ -77,15 +88,7 @@ pub async fn start(settings: ServerSettings, state: StartState) -> std::io::Resu
     for (id, to) in &state.sessions {
         tracker.add(*id, *to, 0);
     }
-    let prep = Prep::new(
-        PrepSettings {
-            acl: settings.acl.clone(),
-            extended_types: settings.extended_types_enabled,
-            close_session_txn: settings.close_session_txn_enabled,
-            reconfig_enabled: settings.reconfig_enabled,
-        },
-        last_zxid,
-    );
+    let prep = Prep::new(pipeline::prep_settings(&settings), last_zxid);
     let shared = Arc::new(Shared {
         db_sessions: Mutex::new(state.sessions.iter().copied().collect::<HashMap<_, _>>()),
         settings: settings.clone(),
@@ -99,10 +102,21 @@ pub async fn start(settings: ServerSettings, state: StartState) -> std::io::Resu
         submit: submit_tx,
         start: Instant::now(),
         next_conn_id: AtomicU64::new(1),
-        serving: AtomicBool::new(true),
+        serving: AtomicBool::new(quorum.is_none()),
         trace_mask: AtomicI64::new(306),
+        quorum,
     });
-    pipeline::start(shared.clone(), submit_rx, prep, state.log)?;
+    (shared, prep, state.log)
+}
+
+/// Starts the client-facing tasks (accept loop, expirer, reaper, HTTP listeners).
+pub(crate) fn spawn_tasks(
+    shared: Arc<Shared>,
+    listener: TcpListener,
+) -> std::io::Result<ServerHandle> {
+    let local_addr = listener.local_addr()?;
+    let last_zxid = shared.last_zxid();
+    let settings = shared.settings.clone();
     let mut tasks = Vec::new();
     tasks.push(tokio::spawn(accept_loop(shared.clone(), listener)));
     tasks.push(tokio::spawn(expire_sessions(shared.clone())));
@@ -115,7 +129,7 @@ pub async fn start(settings: ServerSettings, state: StartState) -> std::io::Resu
         let metrics = crate::admin::serve_metrics(shared.clone(), addr);
         tasks.push(tokio::spawn(metrics));
     }
-    info!(%local_addr, zxid = format!("0x{last_zxid:x}"), "serving clients");
+    info!(%local_addr, zxid = format!("0x{last_zxid:x}"), "client port open");
     Ok(ServerHandle {
         shared,
         local_addr,
@@ -129,6 +143,9 @@ async fn expire_sessions(shared: Arc<Shared>) {
     let mut iv = tokio::time::interval(period);
     loop {
         iv.tick().await;
+        if !shared.owns_sessions() {
+            continue;
+        }
         let due = shared.sessions.lock().expire_due(shared.now_ms());
         for id in due {
             info!(
@@ -153,6 +170,9 @@ async fn reap_containers(shared: Arc<Shared>) {
     iv.tick().await;
     loop {
         iv.tick().await;
+        if !shared.owns_sessions() {
+            continue;
+        }
         let now = wall_ms();
         let candidates: Vec<String> = {
             let tree = shared.tree.read();

@@ -103,6 +103,15 @@ pub enum Submit {
         origin: Origin,
         request: Option<Request>,
     },
+    /// Quorum leader: a learner's createSession (no local connection waits for it).
+    ForwardedCreateSession { session_id: i64, timeout_ms: i32 },
+    /// Quorum leader: a sync (a local client's `token`, or a learner's), after earlier writes.
+    Sync {
+        token: Option<u64>,
+        learner: Option<i64>,
+    },
+    /// Quorum leader: a new epoch begins; the next txn gets `last_zxid + 1`.
+    ResetZxid { last_zxid: i64 },
 }
 
 /// The server's shared state.
@@ -125,12 +134,23 @@ pub struct Shared {
     pub serving: std::sync::atomic::AtomicBool,
     /// The trace mask of `gtmk`/`stmk`.
     pub trace_mask: AtomicI64,
+    /// Quorum mode: the role and the queues shared with the peer thread (`None` standalone).
+    pub quorum: Option<Arc<crate::quorum::state::QuorumState>>,
 }
 
 impl Shared {
     /// Milliseconds since the server started (monotonic), for session expiry.
     pub fn now_ms(&self) -> u64 {
         self.start.elapsed().as_millis() as u64
+    }
+
+    /// True where this server decides session expiry and container reaping: standalone, or the
+    /// serving leader of an ensemble.
+    pub fn owns_sessions(&self) -> bool {
+        match &self.quorum {
+            None => true,
+            Some(q) => q.is_leader() && self.serving.load(std::sync::atomic::Ordering::Acquire),
+        }
     }
 
     /// The zxid replies carry: the last applied txn.

@@ -1,0 +1,773 @@
+//! The quorum peer thread: owns the [`Zab`] core, the txn log and the quorum-port links, and
+//! carries out every [`Ready`] in the order its contract demands (truncate/snapshot → log appends →
+//! fsync → epoch files → apply → messages → `on_persisted` → ACKs). Election outcomes, packets,
+//! client writes (from prep), forwarded requests and ticks all arrive as [`PeerEvent`]s on one
+//! channel, so everything that touches the core happens on this one thread, and a burst of events
+//! shares one fsync (group commit).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use election::{ServerState, Vote};
+use jute::consts::op;
+use jute::proto::{ConnectResponse, Request};
+use jute::quorum::QuorumPacket;
+use jute::txn::TxnEntry;
+use jute::Reader;
+use storage::DataDirs;
+use tokio::sync::mpsc::UnboundedSender;
+use tracing::{error, info, warn};
+use zab::{Alert, Body, ForwardedRequest, Ready, Role, SessionEvent, SessionTouch, Sid, Zab};
+
+use super::commit::ApplyMsg;
+use super::election_driver::ElectionCmd;
+use super::link::{self, Link, LinkOut, PendingLink};
+use super::state::{PeerRole, QuorumState};
+use crate::frame;
+use crate::persistence::{self, FileTxnLog, StorageSettings};
+use crate::pipeline::TxnLog;
+use crate::session::session_password;
+use crate::shared::{wall_ms, Shared, Submit};
+
+/// Everything the peer thread reacts to.
+pub enum PeerEvent {
+    /// The election decided (LEADING / FOLLOWING / OBSERVING).
+    Elected(Vote),
+    /// Leader side: a learner connected (its first packet follows as `Packet`).
+    LinkUp(Link),
+    Packet {
+        sid: Sid,
+        gen: u64,
+        pkt: QuorumPacket,
+    },
+    /// Learner: SNAP and its stream.
+    Snapshot {
+        sid: Sid,
+        gen: u64,
+        zxid: i64,
+        data: Bytes,
+    },
+    LinkDown {
+        sid: Sid,
+        gen: u64,
+    },
+    /// Leader: a txn from prep.
+    Propose(TxnEntry),
+    /// Leader: a sync from prep (a local client's token, or a learner's).
+    Sync {
+        token: Option<u64>,
+        learner: Option<Sid>,
+    },
+    /// Learner: a client request for the leader.
+    Forward(ForwardedRequest),
+    /// Learner: a reconnecting session to revalidate with the leader.
+    Revalidate {
+        session_id: i64,
+        timeout_ms: i32,
+    },
+    /// Stop the thread.
+    Shutdown,
+}
+
+/// Static settings of the peer thread.
+pub struct PeerSettings {
+    /// Quorum addresses (host, port) of every member, for learners to connect to.
+    pub quorum_addrs: HashMap<Sid, Vec<(String, u16)>>,
+    pub storage: StorageSettings,
+    pub dirs: DataDirs,
+    pub init_limit_ms: u64,
+    pub tick_ms: u64,
+}
+
+/// The learner's connection, or the leader's.
+enum Links {
+    None,
+    Leader(HashMap<Sid, Link>),
+    Learner(PendingLink),
+}
+
+struct Peer {
+    shared: Arc<Shared>,
+    q: Arc<QuorumState>,
+    zab: Zab,
+    log: Box<dyn TxnLog>,
+    settings: PeerSettings,
+    apply: Sender<ApplyMsg>,
+    election: UnboundedSender<ElectionCmd>,
+    events: Sender<PeerEvent>,
+    links: Links,
+    /// Learners that connected while we were not (yet) leading: kept with their packets until the
+    /// election tells us whether we lead.
+    parked: HashMap<Sid, (Link, Vec<QuorumPacket>, Instant)>,
+    t0: Instant,
+    last_tick: u64,
+}
+
+/// Runs the peer thread until `Shutdown`.
+#[allow(clippy::too_many_arguments)]
+pub fn run(
+    shared: Arc<Shared>,
+    q: Arc<QuorumState>,
+    zab: Zab,
+    log: Box<dyn TxnLog>,
+    settings: PeerSettings,
+    apply: Sender<ApplyMsg>,
+    election: UnboundedSender<ElectionCmd>,
+    events: Sender<PeerEvent>,
+    rx: Receiver<PeerEvent>,
+) {
+    let mut p = Peer {
+        shared,
+        q,
+        zab,
+        log,
+        settings,
+        apply,
+        election,
+        events,
+        links: Links::None,
+        parked: HashMap::new(),
+        t0: Instant::now(),
+        last_tick: 0,
+    };
+    let period = Duration::from_millis((p.settings.tick_ms / 4).clamp(5, 250));
+    loop {
+        let first = match rx.recv_timeout(period) {
+            Ok(ev) => Some(ev),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => return,
+        };
+        if let Some(ev) = first {
+            if !p.handle(ev) {
+                return;
+            }
+            let mut n = 0;
+            while n < 10_000 {
+                match rx.try_recv() {
+                    Ok(ev) => {
+                        if !p.handle(ev) {
+                            return;
+                        }
+                    }
+                    Err(_) => break,
+                }
+                n += 1;
+            }
+        }
+        let now = p.now();
+        if now >= p.last_tick + period.as_millis() as u64 {
+            p.last_tick = now;
+            p.report_touches();
+            p.zab.tick(now);
+            p.expire_parked();
+        }
+        p.drain();
+    }
+}
+
+impl Peer {
+    fn now(&self) -> u64 {
+        self.t0.elapsed().as_millis() as u64
+    }
+
+    /// Returns false to stop.
+    fn handle(&mut self, ev: PeerEvent) -> bool {
+        let now = self.now();
+        match ev {
+            PeerEvent::Shutdown => return false,
+            PeerEvent::Elected(v) => self.elected(v, now),
+            PeerEvent::LinkUp(link) => {
+                let sid = link.sid;
+                if matches!(self.zab.role(), Role::Leading) {
+                    if let Links::Leader(m) = &mut self.links {
+                        if let Some(old) = m.insert(sid, link) {
+                            old.close();
+                            self.zab.peer_disconnected(sid);
+                        }
+                    }
+                } else {
+                    self.parked.insert(sid, (link, Vec::new(), Instant::now()));
+                }
+            }
+            PeerEvent::Packet { sid, gen, pkt } => {
+                if self.current_gen(sid) == Some(gen) {
+                    self.report_touches();
+                    if let Err(e) = self.zab.step(sid, pkt) {
+                        warn!(peer = sid, error = %e, "quorum protocol error; closing the link");
+                        self.drop_link(sid);
+                    }
+                } else if let Some((l, pkts, _)) = self.parked.get_mut(&sid) {
+                    if l.gen == gen {
+                        pkts.push(pkt);
+                    }
+                }
+            }
+            PeerEvent::Snapshot {
+                sid,
+                gen,
+                zxid,
+                data,
+            } => {
+                if self.current_gen(sid) == Some(gen) {
+                    if let Err(e) = self.zab.step_snapshot(sid, zxid, data) {
+                        warn!(peer = sid, error = %e, "SNAP refused; closing the link");
+                        self.drop_link(sid);
+                    }
+                }
+            }
+            PeerEvent::LinkDown { sid, gen } => {
+                if self.current_gen(sid) == Some(gen) {
+                    self.drop_link(sid);
+                    self.zab.peer_disconnected(sid);
+                }
+                if self.parked.get(&sid).is_some_and(|(l, _, _)| l.gen == gen) {
+                    self.parked.remove(&sid);
+                }
+            }
+            PeerEvent::Propose(entry) => {
+                let zxid = entry.zxid();
+                match self.zab.next_zxid() {
+                    Some(next) if next == zxid => {
+                        if let Err(e) = self.zab.propose(zxid, entry.encode()) {
+                            warn!(zxid = format!("0x{zxid:x}"), error = %e, "proposal refused");
+                        }
+                    }
+                    other => warn!(
+                        zxid = format!("0x{zxid:x}"),
+                        expected = ?other.map(|z| format!("0x{z:x}")),
+                        "dropping a txn prepared for another epoch"
+                    ),
+                }
+            }
+            PeerEvent::Sync { token, learner } => {
+                if let Err(e) = self.zab.sync(token, learner) {
+                    warn!(error = %e, "sync refused");
+                }
+            }
+            PeerEvent::Forward(r) => {
+                if !self.zab.forward_request(&r) {
+                    warn!(
+                        session = format!("0x{:x}", r.session_id),
+                        op = r.op,
+                        "cannot forward a request: not connected to a leader"
+                    );
+                }
+            }
+            PeerEvent::Revalidate {
+                session_id,
+                timeout_ms,
+            } => {
+                if !self.zab.revalidate(session_id, timeout_ms) {
+                    self.answer_reconnects(session_id, false);
+                }
+            }
+        }
+        true
+    }
+
+    fn current_gen(&self, sid: Sid) -> Option<u64> {
+        match &self.links {
+            Links::Leader(m) => m.get(&sid).map(|l| l.gen),
+            Links::Learner(l) if l.sid == sid => Some(l.gen),
+            _ => None,
+        }
+    }
+
+    fn drop_link(&mut self, sid: Sid) {
+        match &mut self.links {
+            Links::Leader(m) => {
+                if let Some(l) = m.remove(&sid) {
+                    l.close();
+                }
+            }
+            Links::Learner(l) if l.sid == sid => {
+                self.links = Links::None;
+            }
+            _ => {}
+        }
+    }
+
+    fn expire_parked(&mut self) {
+        let limit = Duration::from_millis(self.settings.init_limit_ms.max(1000));
+        self.parked.retain(|_, (_, _, at)| at.elapsed() < limit);
+    }
+
+    fn report_touches(&mut self) {
+        let touched: Vec<(i64, i32)> = self.q.touched.lock().drain().collect();
+        for (session_id, timeout) in touched {
+            self.zab.touch_session(SessionTouch {
+                session_id,
+                timeout,
+            });
+        }
+    }
+
+    fn elected(&mut self, v: Vote, now: u64) {
+        // The election task republishes its outcome when the vote's epoch is updated after
+        // sync; that is not a new election.
+        let same = match (self.zab.role(), v.state) {
+            (Role::Leading, ServerState::Leading) => v.leader == self.zab.my_sid(),
+            (Role::Following { leader }, ServerState::Following)
+            | (Role::Observing { leader }, ServerState::Observing) => leader == v.leader,
+            _ => false,
+        };
+        if same {
+            return;
+        }
+        match v.state {
+            ServerState::Leading if v.leader == self.zab.my_sid() => {
+                info!(epoch = v.peer_epoch, "elected: LEADING");
+                self.links = Links::Leader(HashMap::new());
+                self.zab.lead(now);
+                let parked: Vec<_> = self.parked.drain().collect();
+                for (sid, (link, pkts, _)) in parked {
+                    if let Links::Leader(m) = &mut self.links {
+                        m.insert(sid, link);
+                    }
+                    for p in pkts {
+                        if let Err(e) = self.zab.step(sid, p) {
+                            warn!(peer = sid, error = %e, "quorum protocol error; closing the link");
+                            self.drop_link(sid);
+                            break;
+                        }
+                    }
+                }
+            }
+            ServerState::Following | ServerState::Observing => {
+                let observer = v.state == ServerState::Observing;
+                info!(
+                    leader = v.leader,
+                    role = if observer { "OBSERVING" } else { "FOLLOWING" },
+                    "elected"
+                );
+                self.parked.clear();
+                let addrs = self
+                    .settings
+                    .quorum_addrs
+                    .get(&v.leader)
+                    .cloned()
+                    .unwrap_or_default();
+                let limit = Duration::from_millis(self.settings.init_limit_ms.max(2000));
+                match link::connect_to_leader(v.leader, addrs, limit, self.events.clone()) {
+                    Ok(l) => self.links = Links::Learner(l),
+                    Err(e) => {
+                        error!(error = %e, "cannot start the leader connection");
+                        self.links = Links::None;
+                    }
+                }
+                if observer {
+                    self.zab.observe(v.leader, now);
+                } else {
+                    self.zab.follow(v.leader, now);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn send(&mut self, to: Sid, body: Body) {
+        let out = match body {
+            Body::Packet(p) => LinkOut::Packet(p),
+            Body::Snapshot { zxid } => {
+                let (tx, rx) = std::sync::mpsc::channel();
+                let _ = self.apply.send(ApplyMsg::Serialize { reply: tx });
+                LinkOut::Snapshot { zxid, body: rx }
+            }
+        };
+        match &self.links {
+            Links::Leader(m) => {
+                if let Some(l) = m.get(&to) {
+                    l.send(out);
+                }
+            }
+            Links::Learner(l) if l.sid == to => l.send(out),
+            _ => {}
+        }
+    }
+
+    fn drain(&mut self) {
+        while self.zab.has_ready() {
+            let r = self.zab.ready();
+            self.carry_out(r);
+        }
+    }
+
+    /// A disk failure on the quorum path: like Java, stop rather than go on with an unknown state.
+    fn fatal(&self, what: &str, e: &dyn std::fmt::Display) -> ! {
+        error!(error = %e, "{what}; exiting");
+        std::process::exit(14);
+    }
+
+    fn carry_out(&mut self, r: Ready) {
+        if let Some(role) = r.role {
+            self.on_role(role);
+        }
+        if let Some(serving) = r.serving {
+            self.on_serving(serving);
+        }
+        if let Some(z) = r.truncate_to {
+            self.truncate(z);
+        }
+        if let Some(si) = r.snapshot_install {
+            self.install_snapshot(si.zxid, &si.data);
+        }
+        let wrote = !r.log_appends.is_empty();
+        for p in &r.log_appends {
+            if let Err(e) = self.log.append(p.zxid, &p.payload) {
+                self.fatal("txn log append failed", &e);
+            }
+        }
+        if wrote {
+            let t = Instant::now();
+            if let Err(e) = self.log.commit() {
+                self.fatal("txn log sync failed", &e);
+            }
+            self.shared.stats.fsync_done(t.elapsed().as_millis() as i64);
+        }
+        let snap_dir = self.settings.dirs.snap_dir.clone();
+        if let Some(e) = r.epoch_writes.accepted {
+            if let Err(err) = storage::epoch::write_epoch(&snap_dir, "acceptedEpoch", e) {
+                self.fatal("cannot write acceptedEpoch", &err);
+            }
+        }
+        if let Some(e) = r.epoch_writes.current {
+            if let Err(err) = storage::epoch::write_epoch(&snap_dir, "currentEpoch", e) {
+                self.fatal("cannot write currentEpoch", &err);
+            }
+        }
+        let mut txns = Vec::with_capacity(r.log_replay.len() + r.committed.len());
+        for (p, replay) in r
+            .log_replay
+            .iter()
+            .map(|p| (p, true))
+            .chain(r.committed.iter().map(|p| (p, false)))
+        {
+            match TxnEntry::decode(p.payload.clone()) {
+                Ok(e) => txns.push((e, replay)),
+                Err(e) => {
+                    error!(zxid = format!("0x{:x}", p.zxid), error = %e, "undecodable committed txn; skipping it")
+                }
+            }
+        }
+        if !txns.is_empty() {
+            let _ = self.apply.send(ApplyMsg::Txns(txns));
+        }
+        for s in &r.sync_replies {
+            let _ = self.apply.send(ApplyMsg::SyncDone(s.token));
+        }
+        for ev in r.session_events {
+            self.session_event(ev);
+        }
+        for f in r.forwarded_requests {
+            self.submit_forwarded(f);
+        }
+        for a in &r.alerts {
+            match a {
+                Alert::RefusedToDropCommitted { .. } => error!(alert = ?a, "safety rule"),
+                _ => warn!(alert = ?a, "quorum"),
+            }
+        }
+        for m in r.messages {
+            self.send(m.to, m.body);
+        }
+        for sid in r.disconnect {
+            self.drop_link(sid);
+        }
+        self.zab.on_persisted(r.number);
+        for m in r.messages_after_persist {
+            self.send(m.to, m.body);
+        }
+    }
+
+    fn on_role(&mut self, role: Role) {
+        let (pr, leader) = match role {
+            Role::Looking => (PeerRole::Looking, -1),
+            Role::Leading => (PeerRole::Leading, self.zab.my_sid()),
+            Role::Following { leader } => (PeerRole::Following, leader),
+            Role::Observing { leader } => (PeerRole::Observing, leader),
+        };
+        self.q.set_role(pr, leader);
+        if pr == PeerRole::Looking {
+            self.links = Links::None;
+            let current_epoch = self.zab.current_epoch();
+            let last_zxid = self.zab.last_logged_zxid();
+            info!(
+                epoch = current_epoch,
+                zxid = format!("0x{last_zxid:x}"),
+                "LOOKING"
+            );
+            let _ = self.election.send(ElectionCmd::LookForLeader {
+                current_epoch,
+                last_zxid,
+            });
+        }
+    }
+
+    fn on_serving(&mut self, serving: bool) {
+        if serving {
+            if self.zab.accepts_proposals() {
+                if let Some(next) = self.zab.next_zxid() {
+                    let _ = self.shared.submit.send(Submit::ResetZxid {
+                        last_zxid: next - 1,
+                    });
+                    let _ = self.apply.send(ApplyMsg::EpochStart(next - 1));
+                }
+                // A new leader owns every session: each gets a full timeout from now.
+                let sessions: Vec<(i64, i32)> = self
+                    .shared
+                    .db_sessions
+                    .lock()
+                    .iter()
+                    .map(|(k, v)| (*k, *v))
+                    .collect();
+                let now = self.shared.now_ms();
+                let mut t = self.shared.sessions.lock();
+                for (id, to) in sessions {
+                    t.add(id, to, now);
+                }
+            }
+            let _ = self
+                .election
+                .send(ElectionCmd::UpdatePeerEpoch(self.zab.current_epoch()));
+            self.q.set_serving_since(wall_ms());
+            self.shared.serving.store(true, Ordering::Release);
+            info!(
+                role = self.q.role().mode_word(),
+                epoch = self.zab.current_epoch(),
+                zxid = format!("0x{:x}", self.zab.last_logged_zxid()),
+                "serving clients"
+            );
+        } else {
+            self.shared.serving.store(false, Ordering::Release);
+            let conns: Vec<_> = self.shared.conns.lock().values().cloned().collect();
+            for c in conns {
+                c.close();
+            }
+            let _ = self.apply.send(ApplyMsg::Clear);
+            let waiting: Vec<i64> = self.q.revalidating.lock().keys().copied().collect();
+            for id in waiting {
+                self.answer_reconnects(id, false);
+            }
+            info!("stopped serving clients");
+        }
+    }
+
+    /// TRUNC: cut the log back to `zxid`, drop newer snapshots, reload the tree from disk.
+    fn truncate(&mut self, zxid: i64) {
+        info!(
+            zxid = format!("0x{zxid:x}"),
+            "TRUNC: truncating the txn log"
+        );
+        // Close the log first so nothing buffered is written after the cut.
+        self.log = Box::new(crate::pipeline::NoLog);
+        if let Err(e) = storage::txn_log::truncate(&self.settings.dirs.log_dir, zxid) {
+            self.fatal("cannot truncate the txn log", &e);
+        }
+        if let Ok(snaps) = self.settings.dirs.snapshots() {
+            for s in snaps.iter().filter(|s| s.zxid > zxid) {
+                info!(file = %s.path.display(), "TRUNC: removing a snapshot newer than the cut");
+                let _ = std::fs::remove_file(&s.path);
+            }
+        }
+        match persistence::recover(&self.settings.storage) {
+            Ok(rec) => {
+                let _ = self.apply.send(ApplyMsg::ReplaceTree {
+                    tree: Box::new(rec.tree),
+                    sessions: rec.sessions,
+                });
+            }
+            Err(e) => self.fatal("cannot reload the database after TRUNC", &e),
+        }
+        self.log = self.new_log();
+    }
+
+    /// SNAP: the leader's tree replaces ours; the log loses everything after it; a snapshot file
+    /// makes it durable before we acknowledge anything built on it.
+    fn install_snapshot(&mut self, zxid: i64, data: &Bytes) {
+        let extended = self.settings.storage.extended_types;
+        let (mut tree, sessions) = match persistence::tree_from_sync_stream(data, extended) {
+            Ok(x) => x,
+            Err(e) => self.fatal("cannot load the leader's snapshot", &e),
+        };
+        tree.set_last_processed_zxid(zxid);
+        self.log = Box::new(crate::pipeline::NoLog);
+        if let Err(e) = persistence::cut_logs_after(&self.settings.dirs, zxid) {
+            self.fatal("cannot cut the txn log after SNAP", &e);
+        }
+        match persistence::write_snapshot(
+            &self.settings.dirs,
+            &tree,
+            &sessions,
+            self.settings.storage.compression,
+        ) {
+            Ok(path) => info!(file = %path.display(), "SNAP: snapshot written"),
+            Err(e) => self.fatal("cannot write the SNAP snapshot", &e),
+        }
+        let _ = self.apply.send(ApplyMsg::ReplaceTree {
+            tree: Box::new(tree),
+            sessions,
+        });
+        self.log = self.new_log();
+    }
+
+    fn new_log(&self) -> Box<dyn TxnLog> {
+        let (tx, _rx) = std::sync::mpsc::channel();
+        Box::new(FileTxnLog::new(
+            &self.settings.dirs,
+            &self.settings.storage,
+            tx,
+        ))
+    }
+
+    fn session_event(&mut self, ev: SessionEvent) {
+        let now = self.shared.now_ms();
+        match ev {
+            SessionEvent::Touch { session_id, .. } => {
+                self.shared.sessions.lock().touch(session_id, None, now);
+            }
+            SessionEvent::RevalidateRequest {
+                from,
+                zxid,
+                session_id,
+                timeout,
+            } => {
+                let valid = self
+                    .shared
+                    .sessions
+                    .lock()
+                    .touch(session_id, Some(timeout), now);
+                self.zab.answer_revalidate(from, zxid, session_id, valid);
+            }
+            SessionEvent::RevalidateAnswer { session_id, valid } => {
+                self.answer_reconnects(session_id, valid);
+            }
+        }
+    }
+
+    /// Finishes reconnects waiting for the leader's verdict.
+    fn answer_reconnects(&mut self, session_id: i64, valid: bool) {
+        let waiting = self
+            .q
+            .revalidating
+            .lock()
+            .remove(&session_id)
+            .unwrap_or_default();
+        for w in waiting {
+            if valid {
+                let now = self.shared.now_ms();
+                self.shared
+                    .sessions
+                    .lock()
+                    .add(session_id, w.timeout_ms, now);
+                let old = self
+                    .shared
+                    .session_conn
+                    .lock()
+                    .insert(session_id, w.conn.id);
+                if let Some(old) = old.filter(|o| *o != w.conn.id) {
+                    let c = self.shared.conns.lock().get(&old).cloned();
+                    if let Some(c) = c {
+                        c.close();
+                    }
+                }
+                w.conn.session_id.store(session_id, Ordering::Release);
+                let rsp = ConnectResponse {
+                    protocol_version: 0,
+                    time_out: w.timeout_ms,
+                    session_id,
+                    passwd: Bytes::copy_from_slice(&session_password(session_id)),
+                };
+                w.conn
+                    .send(frame::raw(&rsp, w.read_only_echo.map(|_| false)));
+                info!(
+                    session = format!("0x{session_id:x}"),
+                    "session reconnected (revalidated by the leader)"
+                );
+            } else {
+                let rsp = ConnectResponse {
+                    protocol_version: 0,
+                    time_out: 0,
+                    session_id: 0,
+                    passwd: Bytes::from_static(&[0u8; 16]),
+                };
+                w.conn
+                    .send(frame::raw(&rsp, w.read_only_echo.map(|_| false)));
+                w.conn.close();
+                info!(
+                    session = format!("0x{session_id:x}"),
+                    "refused reconnect: the leader does not know the session"
+                );
+            }
+        }
+    }
+
+    /// Leader: a learner's REQUEST enters our prep stage like a local request.
+    fn submit_forwarded(&mut self, f: ForwardedRequest) {
+        let submit = &self.shared.submit;
+        match f.op {
+            op::CREATE_SESSION => {
+                let mut r = Reader::new(f.body.clone());
+                let timeout = r.read_i32().unwrap_or(0);
+                let s = &self.shared.settings;
+                let timeout = timeout.clamp(s.min_session_timeout_ms, s.max_session_timeout_ms);
+                let _ = submit.send(Submit::ForwardedCreateSession {
+                    session_id: f.session_id,
+                    timeout_ms: timeout,
+                });
+            }
+            op::SYNC => {
+                let _ = submit.send(Submit::Sync {
+                    token: None,
+                    learner: Some(f.from),
+                });
+            }
+            op::CLOSE_SESSION => {
+                let _ = submit.send(Submit::Write {
+                    origin: None,
+                    session_id: f.session_id,
+                    cxid: f.cxid,
+                    auth: Arc::new(f.authinfo.unwrap_or_default()),
+                    request: Request::CloseSession,
+                });
+            }
+            t => {
+                let mut r = Reader::new(f.body.clone());
+                match Request::decode(t, &mut r) {
+                    Ok(Some(request)) => {
+                        let _ = submit.send(Submit::Write {
+                            origin: None,
+                            session_id: f.session_id,
+                            cxid: f.cxid,
+                            auth: Arc::new(f.authinfo.unwrap_or_default()),
+                            request,
+                        });
+                    }
+                    other => {
+                        // The learner decoded it before forwarding; a body we cannot read here
+                        // means a peer speaking something else. Its client times out.
+                        warn!(
+                            from = f.from,
+                            op = t,
+                            error = ?other.err().map(|e| e.to_string()),
+                            "undecodable forwarded request; dropped"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Where to bind the quorum port.
+pub fn quorum_bind_addr(host: &str, port: u16, listen_on_all: bool) -> Option<SocketAddr> {
+    use std::net::{IpAddr, Ipv4Addr, ToSocketAddrs};
+    if listen_on_all {
+        return Some(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port));
+    }
+    (host, port).to_socket_addrs().ok()?.next()
+}
