@@ -1,0 +1,324 @@
+"""Quorum mode on loopback: ferrokeeper ensembles of 3 and 5, mixed ensembles with Java 3.8 (the
+leader on each side), rolling migration Java → ferrokeeper → Java under load, the 1 → 3 scale-up
+that loses data with ZooKeeper, and crash/failover with no acknowledged write lost."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from kazoo.client import KazooClient, KazooState
+from kazoo.exceptions import KazooException, NodeExistsError
+from kazoo.retry import KazooRetry
+
+from ensemble import Ensemble, dump_tree
+from servers import wait_until
+
+F, J = "ferrokeeper", "java"
+
+
+def connect(hosts: str, timeout: float = 10.0) -> KazooClient:
+    c = KazooClient(hosts=hosts, timeout=timeout,
+                    connection_retry=KazooRetry(max_tries=-1, delay=0.1, max_delay=1),
+                    command_retry=None)
+    c.start(timeout=60)
+    return c
+
+
+def synced_tree(c: KazooClient) -> dict:
+    c.sync("/")
+    return dump_tree(c)
+
+
+def assert_same_trees(ens: Ensemble, sids=None):
+    trees = {}
+    for sid in sids or ens.sids:
+        c = connect(ens.node(sid).hosts)
+        try:
+            trees[sid] = synced_tree(c)
+        finally:
+            c.stop()
+            c.close()
+    first_sid, first = next(iter(trees.items()))
+    for sid, t in trees.items():
+        if t != first:
+            only_a = set(first) - set(t)
+            only_b = set(t) - set(first)
+            diff = [p for p in set(first) & set(t) if first[p] != t[p]][:5]
+            raise AssertionError(f"node {sid} differs from node {first_sid}: missing {sorted(only_a)[:5]}, "
+                                 f"extra {sorted(only_b)[:5]}, different {diff}")
+    return first
+
+
+class Writer(threading.Thread):
+    """Creates sequential znodes until stopped; remembers every acknowledged one."""
+
+    def __init__(self, hosts: str, prefix: str):
+        super().__init__(daemon=True)
+        self.client = connect(hosts)
+        self.client.ensure_path("/load")
+        self.prefix = prefix
+        self.acked: list[str] = []
+        self.errors = 0
+        self.halt = threading.Event()
+
+    def run(self):
+        i = 0
+        while not self.halt.is_set():
+            i += 1
+            try:
+                self.acked.append(self.client.create(f"/load/{self.prefix}-", str(i).encode(),
+                                                     sequence=True))
+            except KazooException:
+                self.errors += 1
+                time.sleep(0.05)
+            except Exception:  # noqa: BLE001 - e.g. kazoo's timeouts while a leader is down
+                self.errors += 1
+                time.sleep(0.05)
+
+    def finish(self):
+        self.halt.set()
+        self.join(timeout=30)
+        self.client.stop()
+        self.client.close()
+
+
+def exercise(ens: Ensemble, tag: str, rounds: int = 20):
+    """Writes of every kind through every node; returns nothing, asserts the answers."""
+    clients = [connect(ens.node(sid).hosts) for sid in ens.sids if ens.node(sid).is_running()]
+    try:
+        clients[0].ensure_path(f"/{tag}")
+        for i in range(rounds):
+            c = clients[i % len(clients)]
+            c.create(f"/{tag}/n{i}", f"v{i}".encode())
+            c.set(f"/{tag}/n{i}", f"w{i}".encode())
+            c.create(f"/{tag}/seq-", b"", sequence=True)
+        tx = clients[-1].transaction()
+        tx.create(f"/{tag}/m1", b"a")
+        tx.set_data(f"/{tag}/n0", b"multi")
+        tx.check(f"/{tag}/n1", 1)
+        res = tx.commit()
+        assert res[0] == f"/{tag}/m1" and res[2] is True, res
+        with pytest.raises(NodeExistsError):
+            clients[0].create(f"/{tag}/n1")
+        clients[-1].create(f"/{tag}/eph", b"", ephemeral=True)
+        for c in clients:
+            c.sync(f"/{tag}")
+            assert c.get(f"/{tag}/n0")[0] == b"multi"
+            assert c.exists(f"/{tag}/eph") is not None
+            assert len(c.get_children(f"/{tag}")) == 2 * rounds + 2
+    finally:
+        for c in clients:
+            c.stop()
+            c.close()
+
+
+def test_three_ferrokeeper_nodes_replicate(tmp_path):
+    with Ensemble(tmp_path, [F, F, F]) as ens:
+        leader = ens.start().leader()
+        modes = ens.modes()
+        assert sorted(modes.values()) == ["follower", "follower", "leader"], modes
+        assert ens.node(leader).mntr()["zk_server_state"] == "leader"
+        exercise(ens, "a")
+        # The ephemeral of a closed session is gone everywhere.
+        t = assert_same_trees(ens)
+        assert "/a/eph" not in t
+        assert len([p for p in t if p.startswith("/a/seq-")]) == 20
+
+
+def test_five_nodes_survive_two_failures(tmp_path):
+    with Ensemble(tmp_path, [F] * 5) as ens:
+        leader = ens.start().leader()
+        exercise(ens, "b", rounds=10)
+        w = Writer(ens.hosts, "five")
+        w.start()
+        wait_until(lambda: len(w.acked) >= 30, 30, message="writes before the failures")
+        others = [s for s in ens.sids if s != leader]
+        ens.node(leader).kill()
+        ens.node(others[0]).kill()
+        rest = others[1:]
+        ens.wait_serving(rest, timeout=60)
+        n = len(w.acked)
+        wait_until(lambda: len(w.acked) >= n + 30, 60, message="writes after the failures")
+        w.finish()
+        t = assert_same_trees(ens, rest)
+        missing = [p for p in w.acked if p not in t]
+        assert not missing, f"acknowledged writes lost: {missing[:5]}"
+
+
+def test_kill_leader_under_load_loses_nothing(tmp_path):
+    with Ensemble(tmp_path, [F, F, F]) as ens:
+        leader = ens.start().leader()
+        followers = [s for s in ens.sids if s != leader]
+        writers = [Writer(ens.node(s).hosts, f"w{s}") for s in followers]
+        for w in writers:
+            w.start()
+        # A session on a follower (must survive) and one on the leader only (must expire).
+        kept = connect(ens.node(followers[0]).hosts, timeout=10)
+        kept.create("/kept-eph", b"", ephemeral=True)
+        kept_id = kept.client_id[0]
+        doomed = KazooClient(hosts=ens.node(leader).hosts, timeout=4)
+        doomed.start(timeout=30)
+        doomed.create("/doomed-eph", b"", ephemeral=True)
+        wait_until(lambda: all(len(w.acked) >= 40 for w in writers), 30, message="load")
+        ens.node(leader).kill()
+        new_leader = ens.wait_serving(followers, timeout=60)
+        assert new_leader in followers
+        counts = [len(w.acked) for w in writers]
+        wait_until(lambda: all(len(w.acked) >= c + 40 for w, c in zip(writers, counts)), 60,
+                   message="load after failover")
+        for w in writers:
+            w.finish()
+        check = connect(ens.node(new_leader).hosts)
+        try:
+            # The follower's session lives on, with its ephemeral.
+            wait_until(lambda: kept.state == KazooState.CONNECTED, 30, message="kept session")
+            assert kept.client_id[0] == kept_id
+            check.sync("/")
+            assert check.exists("/kept-eph") is not None
+            # The dead leader's session expires and its ephemeral goes.
+            wait_until(lambda: check.exists("/doomed-eph") is None, 30,
+                       message="ephemeral of the expired session removed")
+            tree = synced_tree(check)
+        finally:
+            check.stop()
+            check.close()
+        lost = [p for w in writers for p in w.acked if p not in tree]
+        assert not lost, f"acknowledged writes lost: {lost[:5]}"
+        doomed.stop()
+        doomed.close()
+        # The old leader comes back as a follower and catches up.
+        ens.node(leader).start()
+        ens.wait_serving(ens.sids)
+        assert ens.leader() == new_leader
+        final = assert_same_trees(ens)
+        assert "/kept-eph" in final
+        kept.stop()
+        kept.close()
+
+
+MIXES = {
+    "java-leads-1-ferrokeeper": [F, J, J],
+    "ferrokeeper-leads-2-java": [J, J, F],
+    "java-leads-2-ferrokeeper": [F, F, J],
+    "ferrokeeper-leads-1-java": [J, F, F],
+}
+
+
+@pytest.mark.parametrize("mix", list(MIXES))
+def test_mixed_ensemble_with_java(tmp_path, mix):
+    impls = MIXES[mix]
+    # A negative snapshotSizeFactor stops a Java leader from syncing from its txn log, so the
+    # follower that falls behind gets a SNAP from either implementation.
+    with Ensemble(tmp_path, impls, extra_cfg={"snapshotSizeFactor": "-1"}) as ens:
+        ens.start()
+        # Which node wins an election of equals depends on timing: restart leaders of the other
+        # implementation until this mix's side leads.
+        want = impls[2]
+        for _ in range(4):
+            leader = ens.wait_serving(ens.sids)
+            if ens.node(leader).impl == want:
+                break
+            ens.node(leader).kill()
+            ens.wait_serving([s for s in ens.sids if s != leader])
+            ens.node(leader).start()
+        assert ens.node(leader).impl == want, ens.modes()
+        exercise(ens, "x")
+        # A follower of the other implementation crashes, misses writes (more than the DIFF window,
+        # so it needs a SNAP), and rejoins.
+        other = next(s for s in (1, 2) if ens.node(s).impl != ens.node(leader).impl)
+        ens.node(other).kill()
+        c = connect(ens.node(leader).hosts)
+        try:
+            for i in range(700):
+                c.create(f"/bulk{i % 7}-", b"z" * 50, sequence=True, makepath=True)
+        finally:
+            c.stop()
+            c.close()
+        ens.node(other).start()
+        ens.wait_serving(ens.sids)
+        exercise(ens, "y", rounds=10)
+        tree = assert_same_trees(ens)
+        assert len([p for p in tree if p.startswith("/bulk")]) == 700
+        for sid in ens.sids:
+            m = ens.node(sid).mntr()
+            assert m.get("zk_digest_mismatches_count", "0") == "0", (sid, m)
+
+
+def test_rolling_migration_java_to_ferrokeeper_and_back(tmp_path):
+    with Ensemble(tmp_path, [J, J, J]) as ens:
+        ens.start()
+        w = Writer(ens.hosts, "roll")
+        w.start()
+        for target in (F, J):
+            for sid in ens.sids:
+                n = len(w.acked)
+                ens.replace(sid, target)
+                ens.wait_serving(ens.sids, timeout=90)
+                wait_until(lambda: len(w.acked) >= n + 20, 60,
+                           message=f"writes after replacing node {sid} with {target}")
+            assert all(n.impl == target for n in ens.nodes.values())
+            # Only what was acknowledged before the tree is read can be asked of it.
+            acked = list(w.acked)
+            c = connect(ens.node(1).hosts)
+            try:
+                tree = synced_tree(c)
+            finally:
+                c.stop()
+                c.close()
+            lost = [p for p in acked if p not in tree]
+            assert not lost, f"acknowledged writes lost during migration to {target}: {lost[:5]}"
+        w.finish()
+        tree = assert_same_trees(ens)
+        assert not [p for p in w.acked if p not in tree]
+
+
+def test_scale_up_from_one_node_keeps_the_data(tmp_path):
+    """One node with data; the config becomes three servers; the two empty nodes start first. They
+    must not elect a leader of an empty history among themselves; once node 1 is back, all three
+    hold its data."""
+    ens = Ensemble(tmp_path, [F, F, F], members=[1])
+    try:
+        n1 = ens.node(1)
+        # Standalone: a single server line is standalone for ZooKeeper too.
+        n1.start()
+        wait_until(lambda: n1.mode() == "standalone", 30, message="standalone node")
+        c = connect(n1.hosts)
+        for i in range(50):
+            c.create(f"/data/k{i}", f"{i}".encode(), makepath=True)
+        c.stop()
+        c.close()
+        n1.stop()
+        ens.members = set(ens.sids)
+        ens.start([2, 3], wait=False)
+        # Both empty nodes see each other (a quorum of 3) yet must not serve: every few hundred
+        # ms of election rounds, for several seconds.
+        deadline = time.monotonic() + 6
+        while time.monotonic() < deadline:
+            modes = ens.modes([2, 3])
+            assert all(m is None for m in modes.values()), f"empty nodes serve: {modes}"
+            time.sleep(0.3)
+        ens.start([1], wait=False)
+        ens.wait_serving(ens.sids)
+        tree = assert_same_trees(ens)
+        assert all(f"/data/k{i}" in tree for i in range(50))
+    finally:
+        ens.stop()
+
+
+def test_not_serving_without_quorum(tmp_path):
+    with Ensemble(tmp_path, [F, F, F]) as ens:
+        leader = ens.start().leader()
+        others = [s for s in ens.sids if s != leader]
+        ens.node(others[0]).kill()
+        ens.node(others[1]).kill()
+        n = ens.node(leader)
+        wait_until(lambda: n.mode() is None, 30, message="the lone node stops serving")
+        from servers import four_letter
+        assert four_letter(n.port, "srvr").startswith(
+            "This ZooKeeper instance is not currently serving requests")
+        assert four_letter(n.port, "ruok") == "imok"
+        with pytest.raises(Exception):
+            KazooClient(hosts=n.hosts, timeout=2).start(timeout=3)
+
