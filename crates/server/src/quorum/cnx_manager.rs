@@ -158,7 +158,7 @@ async fn dial_loop(inner: Arc<Inner>, sid: Sid) {
                         if stream.write_all(&msg).await.is_ok() {
                             match keep_connection(inner.cfg.my_sid, sid, true) {
                                 Decision::Keep => {
-                                    install(&inner, sid, stream);
+                                    install(&inner, sid, stream, Vec::new());
                                     backoff = Duration::from_millis(100);
                                 }
                                 _ => {
@@ -191,11 +191,11 @@ async fn accept_loop(inner: Arc<Inner>, listener: TcpListener) {
         let inner = inner.clone();
         tokio::spawn(async move {
             let _ = stream.set_nodelay(true);
-            let msg =
+            let (msg, leftover) =
                 match tokio::time::timeout(inner.cfg.handshake_timeout, read_initial(&mut stream))
                     .await
                 {
-                    Ok(Ok(m)) => m,
+                    Ok(Ok(x)) => x,
                     Ok(Err(e)) => {
                         info!(%remote, error = %e, "bad initial message on the election port");
                         return;
@@ -211,7 +211,7 @@ async fn accept_loop(inner: Arc<Inner>, listener: TcpListener) {
                 return;
             }
             match keep_connection(inner.cfg.my_sid, sid, false) {
-                Decision::Keep => install(&inner, sid, stream),
+                Decision::Keep => install(&inner, sid, stream, leftover),
                 Decision::CloseAndConnectBack => {
                     // Our dial loop connects back (we are the larger sid).
                     let _ = stream.shutdown().await;
@@ -224,12 +224,14 @@ async fn accept_loop(inner: Arc<Inner>, listener: TcpListener) {
     }
 }
 
-async fn read_initial(stream: &mut TcpStream) -> Result<InitialMessage, String> {
+/// Reads the initial message; also returns whatever was read past it (the start of the first
+/// notification frame, when the peer sent both at once).
+async fn read_initial(stream: &mut TcpStream) -> Result<(InitialMessage, Vec<u8>), String> {
     let mut buf = Vec::with_capacity(64);
     let mut chunk = [0u8; 256];
     loop {
         match InitialMessage::decode(&buf) {
-            Ok((m, _used)) => return Ok(m),
+            Ok((m, used)) => return Ok((m, buf.split_off(used.min(buf.len())))),
             Err(election::HandshakeError::Incomplete { .. }) => {}
             Err(e) => return Err(e.to_string()),
         }
@@ -245,8 +247,9 @@ async fn read_initial(stream: &mut TcpStream) -> Result<InitialMessage, String> 
 }
 
 /// Makes `stream` the connection to `sid`, replacing any older one.
-fn install(inner: &Arc<Inner>, sid: Sid, stream: TcpStream) {
-    let (mut rd, mut wr) = stream.into_split();
+fn install(inner: &Arc<Inner>, sid: Sid, stream: TcpStream, already_read: Vec<u8>) {
+    let (rd, mut wr) = stream.into_split();
+    let mut rd = std::io::Cursor::new(already_read).chain(rd);
     let Some(queue) = inner.queues.get(&sid) else {
         return;
     };
