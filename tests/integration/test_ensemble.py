@@ -224,6 +224,7 @@ def test_mixed_ensemble_with_java(tmp_path, mix):
             ens.wait_serving([s for s in ens.sids if s != leader])
             ens.node(leader).start()
         assert ens.node(leader).impl == want, ens.modes()
+        check_role_outputs(ens, leader)
         exercise(ens, "x")
         # A follower of the other implementation crashes, misses writes (more than the DIFF window,
         # so it needs a SNAP), and rejoins.
@@ -244,6 +245,45 @@ def test_mixed_ensemble_with_java(tmp_path, mix):
         for sid in ens.sids:
             m = ens.node(sid).mntr()
             assert m.get("zk_digest_mismatches_count", "0") == "0", (sid, m)
+
+
+LEADER_KEYS = {"zk_learners", "zk_synced_followers", "zk_synced_non_voting_followers",
+               "zk_synced_observers", "zk_pending_syncs", "zk_leader_uptime",
+               "zk_last_proposal_size", "zk_max_proposal_size", "zk_min_proposal_size"}
+QUORUM_KEYS = {"zk_quorum_size", "zk_peer_state"}
+
+
+def status_mode(node) -> str:
+    """``zkServer.sh status``'s verdict for a node (our script, same text as Java's)."""
+    import subprocess
+    from servers import REPO_ROOT
+    out = subprocess.run(["bash", str(REPO_ROOT / "bin" / "zkServer.sh"), "status",
+                          str(node.cfg_path)], capture_output=True, text=True, timeout=30)
+    lines = [l for l in (out.stdout + out.stderr).splitlines() if l.startswith("Mode:")]
+    return lines[0] if lines else out.stdout + out.stderr
+
+
+def check_role_outputs(ens: Ensemble, leader: int):
+    """srvr / mntr / conf / zkServer.sh status of every node, Java and ferrokeeper alike."""
+    for sid, n in ens.nodes.items():
+        role = "leader" if sid == leader else "follower"
+        srvr = n.srvr() or ""
+        assert f"Mode: {role}" in srvr.splitlines(), (sid, n.impl, srvr)
+        assert any(l.startswith("Proposal sizes last/min/max: ") for l in srvr.splitlines()) == \
+            (role == "leader"), (sid, n.impl, srvr)
+        m = n.mntr()
+        assert m["zk_server_state"] == role
+        assert QUORUM_KEYS <= set(m), (sid, n.impl, sorted(QUORUM_KEYS - set(m)))
+        assert m["zk_quorum_size"] == "3"
+        assert m["zk_peer_state"] == f"{'leading' if role == 'leader' else 'following'} - broadcast"
+        if role == "leader":
+            assert LEADER_KEYS <= set(m), (sid, n.impl, sorted(LEADER_KEYS - set(m)))
+            assert m["zk_synced_followers"] == "2", m["zk_synced_followers"]
+        from servers import four_letter
+        conf = four_letter(n.port, "conf")
+        assert f"serverId={sid}" in conf.splitlines()
+        assert "membership: " in conf.splitlines()
+        assert status_mode(n) == f"Mode: {role}", (sid, n.impl)
 
 
 def test_rolling_migration_java_to_ferrokeeper_and_back(tmp_path):

@@ -345,7 +345,28 @@ fn quorum_setup(
         safe_bootstrap = ec.require_all_voters_for_empty_history,
         "quorum peer"
     );
+    let join = |f: &dyn Fn(&election::ServerAddress) -> u16| {
+        me.addresses
+            .iter()
+            .map(|a| f(a).to_string())
+            .collect::<Vec<_>>()
+            .join("|")
+    };
+    let info = server::quorum::state::QuorumInfo {
+        init_limit: z.init_limit.max(1) as u64,
+        sync_limit: z.sync_limit.max(1) as u64,
+        election_ports: join(&|a| a.election_port),
+        quorum_ports: join(&|a| a.quorum_port),
+        peer_type: if matches!(me.role, election::LearnerRole::Observer) {
+            1
+        } else {
+            0
+        },
+        membership: verifier.config_string(),
+        quorum_size: verifier.voter_count(),
+    };
     Ok(server::quorum::QuorumSetup {
+        info,
         zab: zc,
         disk,
         election: ec,

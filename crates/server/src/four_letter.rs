@@ -338,6 +338,14 @@ pub fn server_stats(shared: &Shared, stat_peer: Option<Option<SocketAddr>>) -> S
     let _ = writeln!(s, "Zxid: 0x{:x}", tree.last_processed_zxid());
     let _ = writeln!(s, "Mode: {}", server_state(shared));
     let _ = writeln!(s, "Node count: {}", tree.node_count() + 1);
+    if let Some(q) = shared.quorum.as_ref().filter(|q| q.is_leader()) {
+        let g = *q.gauges.lock();
+        let _ = writeln!(
+            s,
+            "Proposal sizes last/min/max: {}/{}/{}",
+            g.proposal_last, g.proposal_min, g.proposal_max
+        );
+    }
     s
 }
 
@@ -364,7 +372,23 @@ fn conf(shared: &Shared) -> String {
         "clientPortListenBacklog={}",
         st.client_port_listen_backlog
     );
-    let _ = writeln!(s, "serverId=0");
+    match &shared.quorum {
+        None => {
+            let _ = writeln!(s, "serverId=0");
+        }
+        Some(q) => {
+            let i = &q.info;
+            let _ = writeln!(s, "serverId={}", q.my_sid);
+            let _ = writeln!(s, "initLimit={}", i.init_limit);
+            let _ = writeln!(s, "syncLimit={}", i.sync_limit);
+            let _ = writeln!(s, "electionAlg=3");
+            let _ = writeln!(s, "electionPort={}", i.election_ports);
+            let _ = writeln!(s, "quorumPort={}", i.quorum_ports);
+            let _ = writeln!(s, "peerType={}", i.peer_type);
+            let _ = writeln!(s, "membership: ");
+            s.push_str(&i.membership);
+        }
+    }
     s
 }
 

@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 
 use crate::four_letter::{alive_connections, outstanding_requests, server_state};
+use crate::quorum::state::PeerRole;
 use crate::shared::Shared;
 use crate::stats::{java_double, SummarySnapshot};
 
@@ -124,6 +125,45 @@ pub fn scalars(shared: &Shared) -> Vec<(&'static str, Kind, MetricValue)> {
     ]);
     for name in ALWAYS_ZERO_COUNTERS {
         v.push((name, Kind::Counter, Int(0)));
+    }
+    if let Some(q) = &shared.quorum {
+        v.push(("quorum_size", Kind::Gauge, Int(q.info.quorum_size as i64)));
+        let peer_state = match q.role() {
+            PeerRole::Looking => "looking - election",
+            PeerRole::Leading if shared.serving.load(Ordering::Acquire) => "leading - broadcast",
+            PeerRole::Leading => "leading - discovery",
+            PeerRole::Following if shared.serving.load(Ordering::Acquire) => {
+                "following - broadcast"
+            }
+            PeerRole::Following => "following - synchronization",
+            PeerRole::Observing if shared.serving.load(Ordering::Acquire) => {
+                "observing - broadcast"
+            }
+            PeerRole::Observing => "observing - synchronization",
+        };
+        v.push((
+            "peer_state",
+            Kind::Gauge,
+            MetricValue::Text(peer_state.into()),
+        ));
+        if q.is_leader() {
+            let g = *q.gauges.lock();
+            v.push(("learners", Kind::Gauge, Int(g.learners)));
+            v.push(("synced_followers", Kind::Gauge, Int(g.synced_followers)));
+            v.push(("synced_non_voting_followers", Kind::Gauge, Int(0)));
+            v.push(("synced_observers", Kind::Gauge, Int(g.synced_observers)));
+            v.push(("pending_syncs", Kind::Gauge, Int(g.pending_syncs)));
+            let since = q.serving_since();
+            let uptime = if since > 0 {
+                crate::shared::wall_ms() - since
+            } else {
+                0
+            };
+            v.push(("leader_uptime", Kind::Gauge, Int(uptime)));
+            v.push(("last_proposal_size", Kind::Gauge, Int(g.proposal_last)));
+            v.push(("max_proposal_size", Kind::Gauge, Int(g.proposal_max)));
+            v.push(("min_proposal_size", Kind::Gauge, Int(g.proposal_min)));
+        }
     }
     v
 }

@@ -194,6 +194,14 @@ impl Zab {
         }
     }
 
+    /// Leader: learner counts for monitoring (`None` unless leading).
+    pub fn leader_stats(&self) -> Option<crate::LeaderStats> {
+        match &self.role {
+            RoleState::Leading(l) => Some(l.stats()),
+            _ => None,
+        }
+    }
+
     /// Leader: true when `propose` would be accepted (the driver's "accepts proposals" guard).
     pub fn accepts_proposals(&self) -> bool {
         self.established_epoch().is_some()

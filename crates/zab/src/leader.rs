@@ -82,7 +82,35 @@ pub(crate) struct Leader {
     next_ping_ms: u64,
 }
 
+/// What `mntr` reports about a leader's learners.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LeaderStats {
+    /// Connected learners (any phase).
+    pub learners: usize,
+    /// Followers past sync (broadcast phase).
+    pub synced_followers: usize,
+    /// Observers past sync.
+    pub synced_observers: usize,
+    /// Syncs waiting for their answer.
+    pub pending_syncs: usize,
+}
+
 impl Leader {
+    pub(crate) fn stats(&self) -> LeaderStats {
+        let synced = |obs: bool| {
+            self.peers
+                .values()
+                .filter(|p| p.observer == obs && p.phase >= PeerPhase::AwaitStartup)
+                .count()
+        };
+        LeaderStats {
+            learners: self.peers.len(),
+            synced_followers: synced(false),
+            synced_observers: synced(true),
+            pending_syncs: self.syncs.len(),
+        }
+    }
+
     pub(crate) fn is_established(&self) -> bool {
         self.phase == Phase::Established
     }

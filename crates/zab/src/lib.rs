@@ -44,6 +44,7 @@ pub use crate::core::Zab;
 pub use config::{DiskState, ZabConfig};
 pub use error::{ProposeError, StepError};
 pub use history::{CommittedLog, OlderProposals};
+pub use leader::LeaderStats;
 pub use packets::{ForwardedRequest, SessionTouch};
 pub use ready::{
     Alert, Body, EpochWrites, Outbound, Proposal, Ready, ReadyNumber, Role, SessionEvent,

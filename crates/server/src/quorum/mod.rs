@@ -35,6 +35,7 @@ pub struct QuorumSetup {
     /// Where our quorum port (2888) listens.
     pub quorum_listen: SocketAddr,
     pub peer: peer::PeerSettings,
+    pub info: state::QuorumInfo,
 }
 
 /// Starts a quorum peer: client port (not serving until a leader is established), quorum port,
@@ -49,7 +50,11 @@ pub async fn start(
     let quorum_listener = link::bind(setup.quorum_listen)?;
     let (events_tx, events_rx) = std::sync::mpsc::channel::<peer::PeerEvent>();
     let (submit_tx, submit_rx) = std::sync::mpsc::channel();
-    let q = Arc::new(state::QuorumState::new(my_sid, events_tx.clone()));
+    let q = Arc::new(state::QuorumState::new(
+        my_sid,
+        setup.info.clone(),
+        events_tx.clone(),
+    ));
     let (shared, mut prep, log) = build_shared(settings, state, submit_tx, Some(q.clone()));
 
     // prep: leader-side txns go to the peer thread.

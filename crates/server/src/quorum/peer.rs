@@ -233,7 +233,19 @@ impl Peer {
                 let zxid = entry.zxid();
                 match self.zab.next_zxid() {
                     Some(next) if next == zxid => {
-                        if let Err(e) = self.zab.propose(zxid, entry.encode()) {
+                        let payload = entry.encode();
+                        {
+                            let size = payload.len() as i64;
+                            let mut g = self.q.gauges.lock();
+                            g.proposal_last = size;
+                            g.proposal_max = g.proposal_max.max(size);
+                            g.proposal_min = if g.proposal_min < 0 {
+                                size
+                            } else {
+                                g.proposal_min.min(size)
+                            };
+                        }
+                        if let Err(e) = self.zab.propose(zxid, payload) {
                             warn!(zxid = format!("0x{zxid:x}"), error = %e, "proposal refused");
                         }
                     }
@@ -395,6 +407,12 @@ impl Peer {
             let r = self.zab.ready();
             self.carry_out(r);
         }
+        let stats = self.zab.leader_stats().unwrap_or_default();
+        let mut g = self.q.gauges.lock();
+        g.learners = stats.learners as i64;
+        g.synced_followers = stats.synced_followers as i64;
+        g.synced_observers = stats.synced_observers as i64;
+        g.pending_syncs = stats.pending_syncs as i64;
     }
 
     /// A disk failure on the quorum path: like Java, stop rather than go on with an unknown state.

@@ -122,9 +122,55 @@ impl Pending {
     }
 }
 
+/// Static facts about this peer that `conf` and `mntr` print.
+#[derive(Debug, Clone, Default)]
+pub struct QuorumInfo {
+    pub init_limit: u64,
+    pub sync_limit: u64,
+    /// Our election port(s), `|`-joined as Java prints them.
+    pub election_ports: String,
+    /// Our quorum port(s).
+    pub quorum_ports: String,
+    /// 0 participant, 1 observer.
+    pub peer_type: i32,
+    /// The membership (QuorumVerifier string).
+    pub membership: String,
+    /// Voting members.
+    pub quorum_size: usize,
+}
+
+/// Leader-side numbers for `mntr` / `srvr`, refreshed by the peer thread.
+#[derive(Debug, Clone, Copy)]
+pub struct LeaderGauges {
+    pub learners: i64,
+    pub synced_followers: i64,
+    pub synced_observers: i64,
+    pub pending_syncs: i64,
+    /// Proposal sizes last/min/max (-1 before the first).
+    pub proposal_last: i64,
+    pub proposal_min: i64,
+    pub proposal_max: i64,
+}
+
+impl Default for LeaderGauges {
+    fn default() -> Self {
+        LeaderGauges {
+            learners: 0,
+            synced_followers: 0,
+            synced_observers: 0,
+            pending_syncs: 0,
+            proposal_last: -1,
+            proposal_min: -1,
+            proposal_max: -1,
+        }
+    }
+}
+
 /// Shared between the client side and the peer thread.
 pub struct QuorumState {
     pub my_sid: i64,
+    pub info: QuorumInfo,
+    pub gauges: Mutex<LeaderGauges>,
     role: AtomicU8,
     leader: AtomicI64,
     serving_since_ms: AtomicI64,
@@ -135,9 +181,6 @@ pub struct QuorumState {
     next_token: AtomicU64,
     /// Learner: reconnecting clients waiting for the leader's REVALIDATE answer.
     pub revalidating: Mutex<HashMap<i64, Vec<Revalidation>>>,
-    /// Leader: learners currently synced (for `mntr`'s `zk_synced_followers`).
-    pub synced_followers: AtomicI64,
-    pub synced_observers: AtomicI64,
 }
 
 /// A reconnect waiting for the leader.
@@ -149,9 +192,11 @@ pub struct Revalidation {
 }
 
 impl QuorumState {
-    pub fn new(my_sid: i64, events: Sender<PeerEvent>) -> QuorumState {
+    pub fn new(my_sid: i64, info: QuorumInfo, events: Sender<PeerEvent>) -> QuorumState {
         QuorumState {
             my_sid,
+            info,
+            gauges: Mutex::new(LeaderGauges::default()),
             role: AtomicU8::new(PeerRole::Looking as u8),
             leader: AtomicI64::new(-1),
             serving_since_ms: AtomicI64::new(0),
@@ -160,8 +205,6 @@ impl QuorumState {
             touched: Mutex::new(HashMap::new()),
             next_token: AtomicU64::new(1),
             revalidating: Mutex::new(HashMap::new()),
-            synced_followers: AtomicI64::new(0),
-            synced_observers: AtomicI64::new(0),
         }
     }
 
@@ -180,6 +223,11 @@ impl QuorumState {
 
     pub(crate) fn set_serving_since(&self, ms: i64) {
         self.serving_since_ms.store(ms, Ordering::Release);
+    }
+
+    /// Wall-clock ms when this peer last started serving (leader uptime).
+    pub fn serving_since(&self) -> i64 {
+        self.serving_since_ms.load(Ordering::Acquire)
     }
 
     pub fn is_leader(&self) -> bool {
