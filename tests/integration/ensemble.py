@@ -57,7 +57,10 @@ class Node(ZkServer):
         for sid in e.sids:
             if sid in e.members:
                 q, el = e.peer_ports[sid]
-                lines.append(f"server.{sid}={LOCALHOST}:{q}:{el}")
+                role = ":observer" if sid in e.observers else ""
+                lines.append(f"server.{sid}={LOCALHOST}:{q}:{el}{role}")
+        if self.sid in e.observers:
+            lines.append("peerType=observer")
         return lines
 
     def write_config(self) -> None:
@@ -108,7 +111,8 @@ class Node(ZkServer):
 
 class Ensemble:
     def __init__(self, workdir: Path, impls: list[str], tick_time: int = 500, init_limit: int = 10,
-                 sync_limit: int = 5, extra_cfg: dict | None = None, members: list[int] | None = None):
+                 sync_limit: int = 5, extra_cfg: dict | None = None, members: list[int] | None = None,
+                 observers: set[int] | None = None):
         self.workdir = Path(workdir)
         self.tick_time = tick_time
         self.init_limit = init_limit
@@ -117,6 +121,7 @@ class Ensemble:
         self.sids = list(range(1, len(impls) + 1))
         # Which sids the server.N lines list (all by default; the scale-up test changes it).
         self.members = set(members or self.sids)
+        self.observers = set(observers or ())
         self.client_ports = {sid: free_port() for sid in self.sids}
         self.peer_ports = {sid: (free_port(), free_port()) for sid in self.sids}
         self.nodes = {sid: Node(self, sid, impl) for sid, impl in zip(self.sids, impls)}

@@ -362,3 +362,31 @@ def test_not_serving_without_quorum(tmp_path):
         with pytest.raises(Exception):
             KazooClient(hosts=n.hosts, timeout=2).start(timeout=3)
 
+
+
+@pytest.mark.parametrize("impls", [[F, F, F, F], [J, J, F, F], [F, F, F, J]],
+                         ids=["ferrokeeper", "ferrokeeper-observer", "java-observer"])
+def test_observer_follows_the_stream_and_forwards_writes(tmp_path, impls):
+    with Ensemble(tmp_path, impls, observers={4}) as ens:
+        ens.start()
+        obs = ens.node(4)
+        assert obs.mode() == "observer"
+        assert obs.mntr()["zk_peer_state"] == "observing - broadcast"
+        leader = ens.leader()
+        m = ens.node(leader).mntr()
+        assert m["zk_synced_observers"] == "1", m
+        assert m["zk_quorum_size"] == "3"
+        c = connect(obs.hosts)
+        try:
+            for i in range(20):
+                c.create(f"/o{i}", b"x")
+            c.sync("/")
+            assert len([p for p in c.get_children("/") if p.startswith("o")]) == 20
+        finally:
+            c.stop()
+            c.close()
+        assert_same_trees(ens)
+        # Observers do not vote: losing one of three participants keeps the ensemble serving,
+        # losing two stops it even with the observer up.
+        ens.node(1).kill()
+        ens.wait_serving([2, 3, 4])
