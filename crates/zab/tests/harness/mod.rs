@@ -563,7 +563,7 @@ impl Sim {
                     self.note(format!("{sid} established epoch {e}"));
                     *self.stats.entry("established").or_insert(0) += 1;
                     self.leaders.insert(e, sid);
-                    self.leader_history_committed(i);
+                    self.leader_history_committed(i, e);
                 }
                 _ => {}
             }
@@ -669,8 +669,11 @@ impl Sim {
     }
 
     /// An established leader's whole history is committed (a quorum acked NEWLEADER after
-    /// persisting it): it joins the global history, and must agree with it.
-    fn leader_history_committed(&mut self, i: usize) {
+    /// persisting it): it joins the global history, and must agree with it. It must hold every
+    /// txn committed in an earlier epoch (ZAB's primary-order property); a later epoch may already
+    /// have committed more when a slow leader of an older epoch completes its NEWLEADER quorum
+    /// (its followers have moved on, so it can commit nothing and soon gives up).
+    fn leader_history_committed(&mut self, i: usize, epoch: i64) {
         let sid = self.nodes[i].sid;
         let tree = self.nodes[i].tree.clone();
         for (z, p) in tree {
@@ -684,7 +687,7 @@ impl Sim {
                 }
             }
         }
-        if let Some((&last, _)) = self.committed.last_key_value() {
+        if let Some((&last, _)) = self.committed.range(..(epoch << 32)).next_back() {
             let have = self.nodes[i].tree.last().map(|e| e.0).unwrap_or(0);
             if have < last {
                 self.fail(format!(
