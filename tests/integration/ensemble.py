@@ -46,7 +46,8 @@ class Node(ZkServer):
 
     def __init__(self, ensemble: "Ensemble", sid: int, impl: str):
         super().__init__(impl, ensemble.workdir / f"node{sid}", port=ensemble.client_ports[sid],
-                         tick_time=ensemble.tick_time, extra_cfg=dict(ensemble.extra_cfg))
+                         tick_time=ensemble.tick_time, extra_cfg=dict(ensemble.extra_cfg),
+                         env=dict(ensemble.env))
         self.ensemble = ensemble
         self.sid = sid
 
@@ -112,7 +113,7 @@ class Node(ZkServer):
 class Ensemble:
     def __init__(self, workdir: Path, impls: list[str], tick_time: int = 500, init_limit: int = 10,
                  sync_limit: int = 5, extra_cfg: dict | None = None, members: list[int] | None = None,
-                 observers: set[int] | None = None):
+                 observers: set[int] | None = None, env: dict | None = None):
         self.workdir = Path(workdir)
         self.tick_time = tick_time
         self.init_limit = init_limit
@@ -122,6 +123,7 @@ class Ensemble:
         # Which sids the server.N lines list (all by default; the scale-up test changes it).
         self.members = set(members or self.sids)
         self.observers = set(observers or ())
+        self.env = dict(env or {})
         self.client_ports = {sid: free_port() for sid in self.sids}
         self.peer_ports = {sid: (free_port(), free_port()) for sid in self.sids}
         self.nodes = {sid: Node(self, sid, impl) for sid, impl in zip(self.sids, impls)}

@@ -139,7 +139,9 @@ class ZkServer:
 
     def command(self) -> list[str]:
         if self.impl == "java":
-            return ["java", "-Xmx512m", f"-Dzookeeper.log.dir={self.workdir}",
+            # zkServer.sh passes SERVER_JVMFLAGS to the JVM; so does this launcher.
+            jvm_flags = self.env.get("SERVER_JVMFLAGS", "").split()
+            return ["java", "-Xmx512m", *jvm_flags, f"-Dzookeeper.log.dir={self.workdir}",
                     "-Dzookeeper.root.logger=WARN,CONSOLE", "-cp",
                     ":".join([JAVA_CLASSPATH] + self.java_classpath_extra),
                     JAVA_MAIN, str(self.cfg_path)]

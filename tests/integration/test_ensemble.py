@@ -390,3 +390,49 @@ def test_observer_follows_the_stream_and_forwards_writes(tmp_path, impls):
         # losing two stops it even with the observer up.
         ens.node(1).kill()
         ens.wait_serving([2, 3, 4])
+
+
+@pytest.mark.parametrize("impl", [F, J])
+def test_read_only_mode_without_quorum(tmp_path, impl):
+    """readonlymode.enabled: a node cut off from the quorum serves read-only clients (reads yes,
+    writes NOTREADONLY, ordinary clients refused) and returns to normal once the quorum is back.
+    Java and ferrokeeper side by side."""
+    from kazoo.exceptions import NotReadOnlyCallError
+    from servers import four_letter
+    env = {"SERVER_JVMFLAGS": "-Dreadonlymode.enabled=true"}
+    # Java creates sessions in read-only mode only as local sessions.
+    cfg = {"localSessionsEnabled": "true"}
+    with Ensemble(tmp_path, [impl] * 3, env=env, extra_cfg=cfg) as ens:
+        leader = ens.start().leader()
+        c = connect(ens.hosts)
+        c.create("/ro", b"before")
+        c.stop()
+        c.close()
+        others = [s for s in ens.sids if s != leader]
+        ens.node(others[0]).kill()
+        ens.node(others[1]).kill()
+        n = ens.node(leader)
+        wait_until(lambda: n.mode() == "read-only", 60, message="read-only mode")
+        srvr = n.srvr() or ""
+        assert "READ-ONLY mode; serving only read-only clients" in srvr.splitlines()
+        assert four_letter(n.port, "isro") == "ro"
+        ro = KazooClient(hosts=n.hosts, timeout=10, read_only=True)
+        ro.start(timeout=30)
+        try:
+            assert ro.get("/ro")[0] == b"before"
+            with pytest.raises(NotReadOnlyCallError):
+                ro.create("/nope")
+        finally:
+            ro.stop()
+            ro.close()
+        with pytest.raises(Exception):
+            KazooClient(hosts=n.hosts, timeout=2).start(timeout=3)
+        ens.node(others[0]).start()
+        ens.node(others[1]).start()
+        ens.wait_serving(ens.sids)
+        assert four_letter(n.port, "isro") == "rw"
+        c = connect(n.hosts)
+        c.create("/after", b"x")
+        c.stop()
+        c.close()
+        assert_same_trees(ens)

@@ -56,6 +56,7 @@ pub fn server_settings(cfg: &LoadedConfig) -> Result<ServerSettings, RunError> {
         FourLetterWhitelist::Only(s.four_letter_words.commands.iter().cloned().collect())
     };
     out.force_sync = s.force_sync;
+    out.read_only_mode = s.readonly_mode_enabled;
     out.snap_count = s.snap_count.max(2) as u64;
     out.pre_alloc_size_kb = s.pre_alloc_size_kb.max(0) as u64;
     out.client_port_listen_backlog = z.client_port_listen_backlog;

@@ -248,7 +248,11 @@ async fn session_loop(
         what: "ConnectRequest",
         source: e,
     })?;
-    handshake(shared, conn, &req)?;
+    if shared.quorum.as_ref().is_some_and(|q| q.is_read_only()) {
+        read_only_handshake(shared, conn, &req)?;
+    } else {
+        handshake(shared, conn, &req)?;
+    }
     loop {
         let Some(payload) = read_frame(rd, buf, max).await? else {
             return Ok(());
@@ -344,6 +348,52 @@ fn handshake(
         session = format!("0x{id:x}"),
         timeout_ms = timeout,
         "session reconnected"
+    );
+    Ok(())
+}
+
+/// Read-only mode (`readonlymode.enabled`, no quorum): only clients that allow read-only
+/// servers, each with a new session known to this server alone; existing sessions cannot move here
+/// (the leader that owns them is unreachable).
+fn read_only_handshake(
+    shared: &Arc<Shared>,
+    conn: &Arc<ConnHandle>,
+    req: &ConnectRequest,
+) -> Result<(), ConnError> {
+    if req.read_only != Some(true) {
+        return Err(ConnError::Refused(
+            "not a read-only client while this server is in read-only mode".into(),
+        ));
+    }
+    if req.session_id != 0 {
+        return Err(ConnError::Refused(
+            "read-only mode: a global session cannot reconnect here".into(),
+        ));
+    }
+    let s = &shared.settings;
+    let timeout = req
+        .time_out
+        .clamp(s.min_session_timeout_ms, s.max_session_timeout_ms);
+    conn.session_timeout_ms
+        .store(timeout as i64, Ordering::Relaxed);
+    let id = {
+        let mut t = shared.sessions.lock();
+        let id = t.next_session_id();
+        t.add(id, timeout, shared.now_ms());
+        id
+    };
+    conn.session_id.store(id, Ordering::Release);
+    shared.session_conn.lock().insert(id, conn.id);
+    let rsp = ConnectResponse {
+        protocol_version: 0,
+        time_out: timeout,
+        session_id: id,
+        passwd: Bytes::copy_from_slice(&session_password(id)),
+    };
+    conn.send(frame::raw(&rsp, Some(true)));
+    info!(
+        session = format!("0x{id:x}"),
+        "read-only session established"
     );
     Ok(())
 }
@@ -480,6 +530,19 @@ fn handle_request(
         op: h.op_type,
         received,
     };
+    if shared.quorum.as_ref().is_some_and(|q| q.is_read_only())
+        && (is_write(h.op_type) || h.op_type == op::SYNC)
+    {
+        if h.op_type == op::CLOSE_SESSION {
+            // A read-only session is local: closing it needs no txn.
+            shared.sessions.lock().remove(session_id);
+            conn.send(frame::header_only(h.xid, zxid_now(), 0));
+            conn.close();
+            return Ok(false);
+        }
+        conn.send(frame::header_only(h.xid, zxid_now(), err::NOT_READONLY));
+        return Ok(true);
+    }
     if is_write(h.op_type) {
         if let Some(q) = &shared.quorum {
             let body = raw.slice(raw.len().min(8)..);

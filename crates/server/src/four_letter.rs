@@ -87,7 +87,14 @@ pub fn output_for(shared: &Shared, cmd: &str, peer: Option<SocketAddr>) -> Strin
     let serving = shared.serving.load(Ordering::Acquire);
     match cmd {
         "ruok" => "imok".to_string(),
-        "isro" => if serving { "rw" } else { "null" }.to_string(),
+        "isro" => if read_only(shared) {
+            "ro"
+        } else if serving {
+            "rw"
+        } else {
+            "null"
+        }
+        .to_string(),
         "gtmk" | "stmk" => shared.trace_mask.load(Ordering::Relaxed).to_string(),
         "envi" => envi(shared),
         "hash" if !serving => NOT_SERVING.to_string(),
@@ -281,8 +288,14 @@ fn connection_line(s: &mut String, shared: &Shared, c: &ConnHandle, brief: bool)
 pub fn server_state(shared: &Shared) -> &'static str {
     match &shared.quorum {
         None => "standalone",
+        Some(q) if q.is_read_only() => "read-only",
         Some(q) => q.role().mode_word(),
     }
+}
+
+/// True while serving read-only clients only.
+pub fn read_only(shared: &Shared) -> bool {
+    shared.quorum.as_ref().is_some_and(|q| q.is_read_only())
 }
 
 /// Alive client connections as Java counts them (four-letter connections being answered too).
@@ -304,6 +317,9 @@ pub fn outstanding_requests(shared: &Shared) -> usize {
 pub fn server_stats(shared: &Shared, stat_peer: Option<Option<SocketAddr>>) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "Zookeeper version: {}", shared.settings.version);
+    if read_only(shared) {
+        s.push_str("READ-ONLY mode; serving only read-only clients\n");
+    }
     if let Some(peer) = stat_peer {
         s.push_str("Clients:\n");
         if let Some(p) = peer {

@@ -84,6 +84,8 @@ pub struct ServerSettings {
     pub metrics_addr: Option<SocketAddr>,
     /// The configuration file's text as read at startup (AdminServer `initial_configuration`).
     pub initial_config: Option<String>,
+    /// `readonlymode.enabled`: serve read-only clients while the quorum is lost.
+    pub read_only_mode: bool,
 }
 
 impl ServerSettings {
@@ -116,6 +118,7 @@ impl ServerSettings {
             admin: None,
             metrics_addr: None,
             initial_config: None,
+            read_only_mode: false,
         }
     }
 }

@@ -106,6 +106,8 @@ struct Peer {
     parked: HashMap<Sid, (Link, Vec<QuorumPacket>, Instant)>,
     t0: Instant,
     last_tick: u64,
+    /// `readonlymode.enabled`: when (ms) a LOOKING peer starts serving read-only clients.
+    read_only_at: Option<u64>,
 }
 
 /// Runs the peer thread until `Shutdown`.
@@ -134,7 +136,9 @@ pub fn run(
         parked: HashMap::new(),
         t0: Instant::now(),
         last_tick: 0,
+        read_only_at: None,
     };
+    p.arm_read_only();
     let period = Duration::from_millis((p.settings.tick_ms / 4).clamp(5, 250));
     loop {
         let first = match rx.recv_timeout(period) {
@@ -165,6 +169,7 @@ pub fn run(
             p.report_touches();
             p.zab.tick(now);
             p.expire_parked();
+            p.maybe_enter_read_only(now);
         }
         p.drain();
     }
@@ -502,6 +507,45 @@ impl Peer {
         }
     }
 
+    /// Java starts its read-only server `max(2000, tickTime)` ms into LOOKING.
+    fn arm_read_only(&mut self) {
+        if self.shared.settings.read_only_mode {
+            self.read_only_at = Some(self.now() + self.settings.tick_ms.max(2000));
+        }
+    }
+
+    fn maybe_enter_read_only(&mut self, now: u64) {
+        let due = self.read_only_at.is_some_and(|at| now >= at);
+        if due && matches!(self.zab.role(), Role::Looking) && !self.q.is_read_only() {
+            self.read_only_at = None;
+            self.q.set_read_only(true);
+            self.shared.serving.store(true, Ordering::Release);
+            info!("no quorum: serving read-only clients (readonlymode.enabled)");
+        }
+    }
+
+    fn leave_read_only(&mut self) {
+        self.read_only_at = None;
+        if self.q.is_read_only() {
+            self.shared.serving.store(false, Ordering::Release);
+            self.q.set_read_only(false);
+            let conns: Vec<_> = self.shared.conns.lock().values().cloned().collect();
+            for c in conns {
+                c.close();
+            }
+            // Read-only sessions were this server's alone: they end with the mode.
+            let known: std::collections::HashSet<i64> =
+                self.shared.db_sessions.lock().keys().copied().collect();
+            let mut t = self.shared.sessions.lock();
+            for (id, _) in t.sessions() {
+                if !known.contains(&id) {
+                    t.remove(id);
+                }
+            }
+            info!("leaving read-only mode");
+        }
+    }
+
     fn on_role(&mut self, role: Role) {
         let (pr, leader) = match role {
             Role::Looking => (PeerRole::Looking, -1),
@@ -510,6 +554,11 @@ impl Peer {
             Role::Observing { leader } => (PeerRole::Observing, leader),
         };
         self.q.set_role(pr, leader);
+        if pr == PeerRole::Looking {
+            self.arm_read_only();
+        } else {
+            self.leave_read_only();
+        }
         if pr == PeerRole::Looking {
             self.links = Links::None;
             let current_epoch = self.zab.current_epoch();

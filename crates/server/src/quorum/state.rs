@@ -173,6 +173,8 @@ pub struct QuorumState {
     pub gauges: Mutex<LeaderGauges>,
     role: AtomicU8,
     leader: AtomicI64,
+    /// Serving read-only clients while LOOKING (`readonlymode.enabled`).
+    read_only: std::sync::atomic::AtomicBool,
     serving_since_ms: AtomicI64,
     pub pending: Mutex<Pending>,
     pub events: Sender<PeerEvent>,
@@ -198,6 +200,7 @@ impl QuorumState {
             info,
             gauges: Mutex::new(LeaderGauges::default()),
             role: AtomicU8::new(PeerRole::Looking as u8),
+            read_only: std::sync::atomic::AtomicBool::new(false),
             leader: AtomicI64::new(-1),
             serving_since_ms: AtomicI64::new(0),
             pending: Mutex::new(Pending::default()),
@@ -228,6 +231,15 @@ impl QuorumState {
     /// Wall-clock ms when this peer last started serving (leader uptime).
     pub fn serving_since(&self) -> i64 {
         self.serving_since_ms.load(Ordering::Acquire)
+    }
+
+    /// True while this peer serves read-only clients (no quorum).
+    pub fn is_read_only(&self) -> bool {
+        self.read_only.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_read_only(&self, on: bool) {
+        self.read_only.store(on, Ordering::Release);
     }
 
     pub fn is_leader(&self) -> bool {
