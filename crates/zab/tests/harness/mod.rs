@@ -675,7 +675,15 @@ impl Sim {
     /// (its followers have moved on, so it can commit nothing and soon gives up).
     fn leader_history_committed(&mut self, i: usize, epoch: i64) {
         let sid = self.nodes[i].sid;
-        let tree = self.nodes[i].tree.clone();
+        // Only the initial history (before the leader's own epoch) is committed by NEWLEADER;
+        // txns of its epoch commit one by one (and a leader that lost its role the moment it was
+        // established may have replayed uncommitted ones into its tree).
+        let tree: Vec<_> = self.nodes[i]
+            .tree
+            .iter()
+            .filter(|(z, _)| *z < (epoch << 32))
+            .cloned()
+            .collect();
         for (z, p) in tree {
             match self.committed.get(&z) {
                 Some(g) if *g != p => self.fail(format!(
@@ -1143,6 +1151,7 @@ impl Sim {
         let start = self.now;
         let deadline = self.now + limit_ms;
         let mut final_zxid = None;
+        let mut proposer = None;
         let mut bounces = 0;
         while self.now < deadline {
             self.step(false);
@@ -1163,6 +1172,7 @@ impl Sim {
             }
             if final_zxid.is_none() && self.converged() {
                 final_zxid = self.propose();
+                proposer = self.leader();
             }
             if let Some(fz) = final_zxid {
                 if self.converged() && self.nodes.iter().all(|n| n.tree.iter().any(|e| e.0 == fz)) {
@@ -1171,7 +1181,8 @@ impl Sim {
                     self.check_final();
                     return;
                 }
-                if self.leader().is_none() {
+                // A leader that lost its role takes its uncommitted final write with it.
+                if self.leader().is_none() || self.leader() != proposer {
                     final_zxid = None;
                 }
             }
