@@ -247,6 +247,13 @@ fn quorum_setup(
 ) -> Result<server::quorum::QuorumSetup, RunError> {
     use server::quorum::cnx_manager::{CnxConfig, PeerElectionAddr};
     let z = &cfg.zoo_cfg;
+    if z.ssl_quorum || z.quorum_enable_sasl || z.quorum_server_require_sasl || z.quorum_learner_require_sasl
+    {
+        return Err(RunError::Unsupported(
+            "sslQuorum and quorum.auth (SASL between servers) are not supported by ferrokeeper yet"
+                .into(),
+        ));
+    }
     let my_sid = z
         .server_id
         .ok_or_else(|| RunError::Unsupported("quorum mode needs dataDir/myid".into()))?;
