@@ -436,3 +436,20 @@ def test_read_only_mode_without_quorum(tmp_path, impl):
         c.stop()
         c.close()
         assert_same_trees(ens)
+
+
+def test_zookeeper_2164_listen_on_all_ips_members_rejoin_after_restart(tmp_path):
+    """ZOOKEEPER-2164: with quorumListenOnAllIPs the peer ports bind the wildcard address; members
+    that restart (the leader included) must rejoin."""
+    with Ensemble(tmp_path, [F, F, F], extra_cfg={"quorumListenOnAllIPs": "true"}) as ens:
+        leader = ens.start().leader()
+        exercise(ens, "w", rounds=5)
+        follower = next(s for s in ens.sids if s != leader)
+        ens.node(follower).stop()
+        ens.node(follower).start()
+        ens.wait_serving(ens.sids)
+        ens.node(leader).stop()
+        ens.wait_serving([s for s in ens.sids if s != leader])
+        ens.node(leader).start()
+        ens.wait_serving(ens.sids)
+        assert_same_trees(ens)
