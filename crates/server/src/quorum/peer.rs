@@ -189,11 +189,19 @@ impl Peer {
             PeerEvent::LinkUp(link) => {
                 let sid = link.sid;
                 if matches!(self.zab.role(), Role::Leading) {
+                    // A learner that reconnects replaces its old link: the core forgets the old
+                    // one first (and its disconnect is carried out) before the new one counts.
+                    let old = match &mut self.links {
+                        Links::Leader(m) => m.remove(&sid),
+                        _ => None,
+                    };
+                    if let Some(old) = old {
+                        old.close();
+                        self.zab.peer_disconnected(sid);
+                        self.drain();
+                    }
                     if let Links::Leader(m) = &mut self.links {
-                        if let Some(old) = m.insert(sid, link) {
-                            old.close();
-                            self.zab.peer_disconnected(sid);
-                        }
+                        m.insert(sid, link);
                     }
                 } else {
                     self.parked.insert(sid, (link, Vec::new(), Instant::now()));
