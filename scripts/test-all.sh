@@ -31,6 +31,7 @@ python3 -c 'import kazoo, sys; sys.exit(kazoo.version.__version__ != "2.11.0")' 
 python3 -c 'import pytest' 2>/dev/null || missing_py+=("pytest")
 python3 -c 'import pytest_timeout' 2>/dev/null || missing_py+=("pytest-timeout")
 python3 -c 'import prometheus_client' 2>/dev/null || missing_py+=("prometheus-client")
+python3 -c 'import yaml' 2>/dev/null || missing_py+=("pyyaml")
 if [ "${#missing_py[@]}" -gt 0 ]; then
     log "installing Python packages: ${missing_py[*]}"
     python3 -m pip install --quiet "${missing_py[@]}"
