@@ -47,7 +47,8 @@ class Node(ZkServer):
     def __init__(self, ensemble: "Ensemble", sid: int, impl: str):
         super().__init__(impl, ensemble.workdir / f"node{sid}", port=ensemble.client_ports[sid],
                          tick_time=ensemble.tick_time, extra_cfg=dict(ensemble.extra_cfg),
-                         env=dict(ensemble.env))
+                         env=dict(ensemble.env),
+                         java_classpath_extra=ensemble.java_classpath_extra)
         self.ensemble = ensemble
         self.sid = sid
 
@@ -62,6 +63,7 @@ class Node(ZkServer):
                 lines.append(f"server.{sid}={LOCALHOST}:{q}:{el}{role}")
         if self.sid in e.observers:
             lines.append("peerType=observer")
+        lines += [f"{k}={v}" for k, v in e.node_cfg.get(self.sid, {}).items()]
         return lines
 
     def write_config(self) -> None:
@@ -113,7 +115,9 @@ class Node(ZkServer):
 class Ensemble:
     def __init__(self, workdir: Path, impls: list[str], tick_time: int = 500, init_limit: int = 10,
                  sync_limit: int = 5, extra_cfg: dict | None = None, members: list[int] | None = None,
-                 observers: set[int] | None = None, env: dict | None = None):
+                 observers: set[int] | None = None, env: dict | None = None,
+                 node_cfg: dict[int, dict] | None = None,
+                 java_classpath_extra: list | None = None):
         self.workdir = Path(workdir)
         self.tick_time = tick_time
         self.init_limit = init_limit
@@ -124,6 +128,9 @@ class Ensemble:
         self.members = set(members or self.sids)
         self.observers = set(observers or ())
         self.env = dict(env or {})
+        # Per-node zoo.cfg keys (e.g. each node's AdminServer port).
+        self.node_cfg = dict(node_cfg or {})
+        self.java_classpath_extra = list(java_classpath_extra or [])
         self.client_ports = {sid: free_port() for sid in self.sids}
         self.peer_ports = {sid: (free_port(), free_port()) for sid in self.sids}
         self.nodes = {sid: Node(self, sid, impl) for sid, impl in zip(self.sids, impls)}

@@ -453,3 +453,62 @@ def test_zookeeper_2164_listen_on_all_ips_members_rejoin_after_restart(tmp_path)
         ens.node(leader).start()
         ens.wait_serving(ens.sids)
         assert_same_trees(ens)
+
+
+def test_admin_server_quorum_commands_match_java(tmp_path):
+    """AdminServer on a mixed ensemble: `leader`, `voting_view`, `is_read_only`, `monitor` answer
+    with Java's keys on every node, and /ready means "in quorum and synced"."""
+    import json
+    import urllib.request
+    from ensemble import free_port as fp
+    from servers import JAVA_ADMIN_CLASSPATH
+    admin = {sid: fp() for sid in (1, 2, 3)}
+    node_cfg = {sid: {"admin.enableServer": "true", "admin.serverPort": p,
+                      "admin.serverAddress": "127.0.0.1"} for sid, p in admin.items()}
+    with Ensemble(tmp_path, [J, F, F], node_cfg=node_cfg,
+                  java_classpath_extra=JAVA_ADMIN_CLASSPATH) as ens:
+        leader = ens.start().leader()
+
+        def get(sid, cmd):
+            url = f"http://127.0.0.1:{admin[sid]}/commands/{cmd}"
+            with urllib.request.urlopen(url, timeout=10) as r:
+                return json.loads(r.read())
+
+        def keys(d):
+            return {k: keys(v) if isinstance(v, dict) and k != "current_config" else None
+                    for k, v in d.items()}
+
+        for cmd in ("leader", "voting_view", "is_read_only"):
+            answers = {sid: get(sid, cmd) for sid in ens.sids}
+            java = answers[1]
+            for sid in (2, 3):
+                assert keys(answers[sid]) == keys(java), (cmd, sid, answers[sid], java)
+            if cmd == "leader":
+                for sid, a in answers.items():
+                    assert a["leader_id"] == leader and a["is_leader"] == (sid == leader)
+                    assert a["leader_ip"] == "127.0.0.1"
+            if cmd == "voting_view":
+                for sid, a in answers.items():
+                    view = a["current_config"]
+                    assert sorted(view) == ["1", "2", "3"]
+                    for m, v in view.items():
+                        jv = java["current_config"][m]
+                        assert set(v) == set(jv)
+                        assert v["server_addresses"] == jv["server_addresses"]
+                        assert v["election_addresses"] == jv["election_addresses"]
+                        assert v["learner_type"] == jv["learner_type"] == "participant"
+                    # A member's own entry carries its client address, as Java's does.
+                    assert view[str(sid)]["client_address"] == \
+                        f"0.0.0.0:{ens.node(sid).port}"
+        java_mon = set(get(1, "monitor"))
+        for sid in (2, 3):
+            mon = set(get(sid, "monitor"))
+            wanted = {"server_state", "peer_state", "quorum_size", "znode_count"}
+            if sid == leader:
+                wanted |= {"synced_followers", "learners", "pending_syncs"}
+            assert wanted <= mon, sorted(wanted - mon)
+            assert {k for k in wanted if k in java_mon or ens.node(1).mode() != "leader"} <= mon
+        for sid in ens.sids:
+            if ens.node(sid).impl == F:
+                with urllib.request.urlopen(f"http://127.0.0.1:{admin[sid]}/ready", timeout=10) as r:
+                    assert r.status == 200

@@ -247,7 +247,10 @@ fn quorum_setup(
 ) -> Result<server::quorum::QuorumSetup, RunError> {
     use server::quorum::cnx_manager::{CnxConfig, PeerElectionAddr};
     let z = &cfg.zoo_cfg;
-    if z.ssl_quorum || z.quorum_enable_sasl || z.quorum_server_require_sasl || z.quorum_learner_require_sasl
+    if z.ssl_quorum
+        || z.quorum_enable_sasl
+        || z.quorum_server_require_sasl
+        || z.quorum_learner_require_sasl
     {
         return Err(RunError::Unsupported(
             "sslQuorum and quorum.auth (SASL between servers) are not supported by ferrokeeper yet"
@@ -372,6 +375,47 @@ fn quorum_setup(
         },
         membership: verifier.config_string(),
         quorum_size: verifier.voter_count(),
+        members: verifier
+            .members()
+            .map(|m| {
+                let host = |h: &str| {
+                    if h.contains(':') {
+                        format!("[{h}]")
+                    } else {
+                        h.to_string()
+                    }
+                };
+                server::quorum::state::MemberView {
+                    sid: m.sid,
+                    server_addresses: m
+                        .addresses
+                        .iter()
+                        .map(|a| format!("{}:{}", host(&a.host), a.quorum_port))
+                        .collect(),
+                    election_addresses: m
+                        .addresses
+                        .iter()
+                        .map(|a| format!("{}:{}", host(&a.host), a.election_port))
+                        .collect(),
+                    client_address: match (&m.client, m.sid == my_sid) {
+                        (Some(c), _) => format!("{}:{}", host(&c.host), c.port),
+                        (None, true) => format!("{}", settings.client_addr),
+                        (None, false) => String::new(),
+                    },
+                    learner_type: if matches!(m.role, election::LearnerRole::Observer) {
+                        "observer".into()
+                    } else {
+                        "participant".into()
+                    },
+                    hosts: m
+                        .addresses
+                        .iter()
+                        .map(|a| a.host.clone())
+                        .collect::<Vec<_>>()
+                        .join("|"),
+                }
+            })
+            .collect(),
     };
     Ok(server::quorum::QuorumSetup {
         info,

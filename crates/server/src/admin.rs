@@ -399,7 +399,10 @@ fn command_data(shared: &Shared, primary: &str, args: &[(String, String)]) -> Ve
             "initial_configuration",
             st.initial_config.clone().map_or(Json::Null, Json::Str),
         )]),
-        "is_read_only" => kv(vec![("read_only", Json::Bool(false))]),
+        "is_read_only" => kv(vec![(
+            "read_only",
+            Json::Bool(crate::four_letter::read_only(shared)),
+        )]),
         "last_snapshot" => {
             let (zxid, ts) = last_snapshot(&st.data_dir.join("version-2"));
             kv(vec![
@@ -407,10 +410,27 @@ fn command_data(shared: &Shared, primary: &str, args: &[(String, String)]) -> Ve
                 ("timestamp", Json::Int(ts)),
             ])
         }
-        "leader" => kv(vec![(
-            "error",
-            Json::Str("server is not initialized".into()),
-        )]),
+        "leader" => match &shared.quorum {
+            Some(q) if shared.serving.load(Ordering::Acquire) && !q.is_read_only() => {
+                let leader = q.leader();
+                let ip = q
+                    .info
+                    .members
+                    .iter()
+                    .find(|m| m.sid == leader)
+                    .map(|m| m.hosts.clone())
+                    .unwrap_or_default();
+                kv(vec![
+                    ("is_leader", Json::Bool(q.is_leader())),
+                    ("leader_id", Json::Int(leader)),
+                    ("leader_ip", Json::Str(ip)),
+                ])
+            }
+            _ => kv(vec![(
+                "error",
+                Json::Str("server is not initialized".into()),
+            )]),
+        },
         "monitor" => metrics::monitor_values(shared)
             .into_iter()
             .map(|(k, v)| {
@@ -430,7 +450,10 @@ fn command_data(shared: &Shared, primary: &str, args: &[(String, String)]) -> Ve
         "server_stats" | "stats" => {
             let mut v = kv(vec![
                 ("version", Json::Str(st.version.clone())),
-                ("read_only", Json::Bool(false)),
+                (
+                    "read_only",
+                    Json::Bool(crate::four_letter::read_only(shared)),
+                ),
                 ("server_stats", server_stats_json(shared)),
                 ("client_response", buffer_stats(shared)),
                 (
@@ -468,7 +491,31 @@ fn command_data(shared: &Shared, primary: &str, args: &[(String, String)]) -> Ve
             shared.stats.reset();
             Vec::new()
         }
-        "voting_view" => kv(vec![("current_config", Json::Obj(vec![]))]),
+        "voting_view" => {
+            let view = match &shared.quorum {
+                Some(q) if shared.serving.load(Ordering::Acquire) => q
+                    .info
+                    .members
+                    .iter()
+                    .filter(|m| m.learner_type == "participant")
+                    .map(|m| {
+                        let strs =
+                            |v: &[String]| Json::Arr(v.iter().cloned().map(Json::Str).collect());
+                        (
+                            m.sid.to_string(),
+                            Json::Obj(kv(vec![
+                                ("server_addresses", strs(&m.server_addresses)),
+                                ("election_addresses", strs(&m.election_addresses)),
+                                ("client_address", Json::Str(m.client_address.clone())),
+                                ("learner_type", Json::Str(m.learner_type.clone())),
+                            ])),
+                        )
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            kv(vec![("current_config", Json::Obj(view))])
+        }
         "watch_summary" => {
             let w = shared.watches.lock().summary();
             kv(vec![

@@ -137,6 +137,24 @@ pub struct QuorumInfo {
     pub membership: String,
     /// Voting members.
     pub quorum_size: usize,
+    /// Every member, for the AdminServer's `voting_view` and `leader`.
+    pub members: Vec<MemberView>,
+}
+
+/// One member as the AdminServer shows it.
+#[derive(Debug, Clone, Default)]
+pub struct MemberView {
+    pub sid: i64,
+    /// `host:quorumPort` per address.
+    pub server_addresses: Vec<String>,
+    /// `host:electionPort` per address.
+    pub election_addresses: Vec<String>,
+    /// `host:port`, or empty.
+    pub client_address: String,
+    /// `participant` / `observer`.
+    pub learner_type: String,
+    /// Host strings of its addresses joined by `|` (what `leader_ip` prints).
+    pub hosts: String,
 }
 
 /// Leader-side numbers for `mntr` / `srvr`, refreshed by the peer thread.
