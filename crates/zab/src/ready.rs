@@ -44,7 +44,9 @@ pub enum Body {
     Packet(QuorumPacket),
     /// Leader only: write `SNAP(zxid)`, then the data tree serialization (sessions, ACL cache,
     /// nodes), then the string `"BenWasHere"`. The tree must be the one after applying every
-    /// `committed` entry handed out so far; its last processed zxid is `zxid`.
+    /// `committed` entry of this Ready and the ones before it, and no later one (its last
+    /// processed zxid is `zxid`) — also when the message sits in `messages_after_persist` and
+    /// is sent after later Readys were applied: capture the tree when the Ready is handed out.
     Snapshot {
         /// Zxid of the SNAP packet (the tree's last processed zxid).
         zxid: Zxid,

@@ -137,7 +137,9 @@ struct Job {
     done_at: u64,
     target_len: usize,
     epochs: EpochWrites,
-    after: Vec<Outbound>,
+    /// After-persist messages; a snapshot body is captured when its Ready is handed out (the
+    /// tree then is the one its zxid names; later Readys may apply more before it is sent).
+    after: Vec<(Outbound, Option<Bytes>)>,
 }
 
 pub struct Node {
@@ -423,6 +425,35 @@ impl Sim {
         }
     }
 
+    /// An after-persist snapshot message with the tree captured when its Ready was handed out.
+    fn send_captured(&mut self, from: Sid, m: Outbound, tree: Bytes) {
+        if let Body::Snapshot { zxid } = m.body {
+            self.send_wire(from, m.to, Wire::Snapshot(zxid, tree));
+        }
+    }
+
+    /// Resolves after-persist messages now: snapshot bodies are captured from the current tree.
+    fn capture_after(&mut self, i: usize, after: Vec<Outbound>) -> Vec<(Outbound, Option<Bytes>)> {
+        let sid = self.nodes[i].sid;
+        after
+            .into_iter()
+            .map(|m| match m.body {
+                Body::Snapshot { zxid } => {
+                    let t = &self.nodes[i].tree;
+                    if t.last().map(|e| e.0).unwrap_or(0) != zxid {
+                        let last = t.last().map(|e| e.0);
+                        self.fail(format!(
+                            "node {sid} hands out a snapshot at {zxid:#x} but its tree is at {last:?}"
+                        ));
+                    }
+                    let bytes = encode_tree(t);
+                    (m, Some(bytes))
+                }
+                Body::Packet(_) => (m, None),
+            })
+            .collect()
+    }
+
     fn send(&mut self, from: Sid, m: Outbound) {
         let to = m.to;
         let ti = self.idx(to);
@@ -446,6 +477,17 @@ impl Sim {
                 Wire::Snapshot(zxid, encode_tree(t))
             }
         };
+        self.send_wire(from, to, wire);
+    }
+
+    fn send_wire(&mut self, from: Sid, to: Sid, wire: Wire) {
+        let ti = self.idx(to);
+        if ti >= self.nodes.len()
+            || self.nodes[ti].zab.is_none()
+            || self.blocked.contains(&key(from, to))
+        {
+            return;
+        }
         let delay = self
             .rng
             .gen_range(self.opts.delay_ms.0..=self.opts.delay_ms.1);
@@ -644,6 +686,7 @@ impl Sim {
         for d in r.disconnect {
             self.break_link(sid, d, false);
         }
+        let captured = self.capture_after(i, r.messages_after_persist);
         let needs = !r.epoch_writes.is_empty()
             || self.nodes[i].disk.log.len() > self.nodes[i].disk.durable_len;
         let lat = self
@@ -661,7 +704,7 @@ impl Sim {
             done_at,
             target_len: n.disk.log.len(),
             epochs: r.epoch_writes,
-            after: r.messages_after_persist,
+            after: captured,
         });
         if done_at <= self.now {
             self.complete_jobs(i, false);
@@ -767,8 +810,11 @@ impl Sim {
             n.disk.known_committed = n.disk.known_committed.max(z.known_committed_zxid());
             z.on_persisted(j.number);
             let sid = n.sid;
-            for m in j.after {
-                self.send(sid, m);
+            for (m, snap) in j.after {
+                match snap {
+                    Some(bytes) => self.send_captured(sid, m, bytes),
+                    None => self.send(sid, m),
+                }
             }
             self.drain(i);
         }
