@@ -58,3 +58,11 @@ pytest_args+=(${PYTEST_ARGS:-} "$@")
 
 log "pytest tests/integration (ZK_IMPLS=${ZK_IMPLS:-ferrokeeper})"
 python3 -m pytest "${pytest_args[@]}" tests/integration
+
+# --- fault injection: jepsen/ on a 3-node ferrokeeper ensemble (network namespaces, so root) ----
+if [ "$(id -u)" -eq 0 ] && command -v ip >/dev/null; then
+    log "jepsen/ci.sh --impl ferrokeeper (partitions, kill, pause, throttle, full disk)"
+    bash jepsen/ci.sh --impl ferrokeeper
+else
+    log "SKIPPED jepsen/ci.sh: it needs root and iproute2 to build its network namespaces"
+fi

@@ -205,6 +205,14 @@ pub fn prep_loop(
     }
 }
 
+/// A txn log that cannot be written (disk full, I/O error): nothing unlogged was acknowledged,
+/// and a server that can no longer log must not keep answering as if alive. Like Java, exit, so
+/// that a supervisor restarts it once the disk is usable again.
+pub fn fatal_log_error(what: &str, e: &dyn std::fmt::Display) -> ! {
+    error!(error = %e, "{what}; exiting");
+    std::process::exit(14);
+}
+
 fn log_loop(
     rx: &Receiver<Item>,
     log: &mut dyn TxnLog,
@@ -224,8 +232,7 @@ fn log_loop(
             if let Item::Txn { entry, .. } = item {
                 let payload = entry.encode();
                 if let Err(e) = log.append(entry.zxid(), &payload) {
-                    error!(error = %e, zxid = entry.zxid(), "txn log append failed; stopping the write pipeline");
-                    return;
+                    fatal_log_error("txn log append failed", &e);
                 }
                 wrote = true;
             }
@@ -233,8 +240,7 @@ fn log_loop(
         if wrote {
             let synced = std::time::Instant::now();
             if let Err(e) = log.commit() {
-                error!(error = %e, "txn log sync failed; stopping the write pipeline");
-                return;
+                fatal_log_error("txn log sync failed", &e);
             }
             stats.fsync_done(synced.elapsed().as_millis() as i64);
         }

@@ -430,8 +430,7 @@ impl Peer {
 
     /// A disk failure on the quorum path: like Java, stop rather than go on with an unknown state.
     fn fatal(&self, what: &str, e: &dyn std::fmt::Display) -> ! {
-        error!(error = %e, "{what}; exiting");
-        std::process::exit(14);
+        crate::pipeline::fatal_log_error(what, e)
     }
 
     fn carry_out(&mut self, r: Ready) {
