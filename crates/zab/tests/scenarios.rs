@@ -993,3 +993,60 @@ fn new_leader_syncs_learners_from_its_whole_durable_log() {
     assert_eq!(to3[0], (packet::SNAP, make_zxid(2, 2)));
     assert_eq!(to3[1], (packet::NEWLEADER, make_zxid(3, 0)));
 }
+
+// ----- more rows of known-zookeeper-bugs.md ----------------------------------------------------
+
+/// ZOOKEEPER-1277: the low 32 bits of the zxid must never roll over into the epoch. A log that
+/// ends just below the counter's limit is followed by a new epoch whose counter starts at 1 (the
+/// leader refuses a proposal once the counter is exhausted — `ProposeError::Rollover` — and gives
+/// up leadership; reaching that takes 2^32 proposals, so it is covered by the core's own check).
+#[test]
+fn zookeeper_1277_new_epoch_restarts_the_counter() {
+    let v = QuorumVerifier::parse("server.1=10.0.0.1:2888:3888:participant\nversion=0")
+        .expect("config");
+    let last = make_zxid(1, 0xffff_fffe);
+    let mut z = Zab::new(ZabConfig::new(1, v), disk(1, 1, last, last));
+    z.lead(0);
+    for _ in 0..4 {
+        let rs = take(&mut z);
+        persist(&mut z, &rs);
+    }
+    let next = z.next_zxid().expect("leader");
+    assert_eq!(next, make_zxid(2, 1), "a new epoch starts its counter at 1");
+    z.propose(next, Bytes::from_static(b"t")).expect("propose");
+}
+
+/// ZOOKEEPER-4394 / 3023: during a DIFF sync, a COMMIT for a proposal received before NEWLEADER
+/// arrives after the NEWLEADER ACK (and before UPTODATE). Java hit a NullPointerException; the
+/// learner must take it in order and apply the txn exactly once.
+#[test]
+fn zookeeper_4394_commit_after_newleader_ack_during_diff() {
+    let mut z = synced_follower(make_zxid(1, 2));
+    let r = diff_sync_until_newleader(&mut z);
+    z.on_persisted(r.number);
+    let acked: Vec<(i32, Zxid)> = r.messages_after_persist.iter().map(pkt).collect();
+    assert_eq!(acked, vec![(packet::ACK, make_zxid(2, 0))]);
+    let mut applied: Vec<Zxid> = r
+        .log_replay
+        .iter()
+        .chain(&r.committed)
+        .map(|p| p.zxid)
+        .collect();
+    z.step(1, packets::bare(packet::COMMIT, make_zxid(1, 5)))
+        .expect("COMMIT after the NEWLEADER ACK");
+    z.step(1, packets::up_to_date()).expect("UPTODATE");
+    // Sync txns reach the tree as `log_replay` (no client waits for them), then `committed`.
+    for r in take(&mut z) {
+        applied.extend(r.log_replay.iter().chain(&r.committed).map(|p| p.zxid));
+        z.on_persisted(r.number);
+    }
+    for r in take(&mut z) {
+        applied.extend(r.log_replay.iter().chain(&r.committed).map(|p| p.zxid));
+    }
+    assert_eq!(
+        applied,
+        vec![make_zxid(1, 3), make_zxid(1, 4), make_zxid(1, 5)],
+        "each sync txn applied once, in order"
+    );
+    assert!(z.is_serving());
+}
