@@ -133,3 +133,5 @@ if [ "$failed" -ne 0 ]; then
     exit 1
 fi
 echo "jepsen CI: passed"
+# The plain closing line test runners print (runs + self-test + checker tests).
+echo "jepsen: $((${#summary[@]} + 1)) passed, 0 failed"
