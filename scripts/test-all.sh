@@ -46,7 +46,7 @@ cargo test --workspace --release -j 2 --no-fail-fast
 
 # --- benchmark smoke (seconds per workload; checks the runner works, never asserts speed) ------
 log "benchmark smoke: scripts/bench.sh --smoke"
-BENCH_NO_BUILD=1 bash scripts/bench.sh --smoke --no-ensemble
+BENCH_NO_BUILD=1 bash scripts/bench.sh --smoke
 
 # --- real-client integration suite -----------------------------------------
 pytest_args=(-q -p no:cacheprovider -rfE)

@@ -384,6 +384,7 @@ def test_observer_follows_the_stream_and_forwards_writes(tmp_path, impls):
         obs = ens.node(4)
         assert obs.mode() == "observer"
         assert obs.mntr()["zk_peer_state"] == "observing - broadcast"
+        assert status_mode(obs) == "Mode: observer"
         leader = ens.leader()
         m = ens.node(leader).mntr()
         assert m["zk_synced_observers"] == "1", m
