@@ -11,7 +11,7 @@ use std::time::Instant;
 use bytes::{Buf, Bytes, BytesMut};
 use jute::consts::{err, op};
 use jute::data::Id;
-use jute::proto::{ConnectRequest, ConnectResponse, Request, RequestHeader};
+use jute::proto::{ConnectRequest, Request, RequestHeader};
 use jute::{Jute, Reader};
 use parking_lot::Mutex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -131,6 +131,9 @@ async fn handle(shared: Arc<Shared>, stream: TcpStream, remote: SocketAddr) {
     }
     // Cleanup: the session itself lives on until it expires or is closed.
     shared.conns.lock().remove(&id);
+    if let Some(q) = &shared.quorum {
+        q.pending.lock().drop_conn(id);
+    }
     {
         let mut w = shared.watches.lock();
         w.remove_connection(id);
@@ -314,13 +317,7 @@ fn handshake(
     let valid = req.passwd.as_ref() == session_password(id)
         && shared.sessions.lock().touch(id, Some(timeout), now);
     if !valid {
-        let rsp = ConnectResponse {
-            protocol_version: 0,
-            time_out: 0,
-            session_id: 0,
-            passwd: Bytes::from_static(&[0u8; 16]),
-        };
-        conn.send(frame::raw(&rsp, req.read_only.map(|_| false)));
+        conn.send(frame::connect_response(None, req.read_only.map(|_| false)));
         conn.close();
         info!(
             session = format!("0x{id:x}"),
@@ -337,13 +334,10 @@ fn handshake(
         }
     }
     conn.session_id.store(id, Ordering::Release);
-    let rsp = ConnectResponse {
-        protocol_version: 0,
-        time_out: timeout,
-        session_id: id,
-        passwd: Bytes::copy_from_slice(&session_password(id)),
-    };
-    conn.send(frame::raw(&rsp, req.read_only.map(|_| false)));
+    conn.send(frame::connect_response(
+        Some((id, timeout)),
+        req.read_only.map(|_| false),
+    ));
     info!(
         session = format!("0x{id:x}"),
         timeout_ms = timeout,
@@ -384,13 +378,7 @@ fn read_only_handshake(
     };
     conn.session_id.store(id, Ordering::Release);
     shared.session_conn.lock().insert(id, conn.id);
-    let rsp = ConnectResponse {
-        protocol_version: 0,
-        time_out: timeout,
-        session_id: id,
-        passwd: Bytes::copy_from_slice(&session_password(id)),
-    };
-    conn.send(frame::raw(&rsp, Some(true)));
+    conn.send(frame::connect_response(Some((id, timeout)), Some(true)));
     info!(
         session = format!("0x{id:x}"),
         "read-only session established"

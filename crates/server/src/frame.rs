@@ -49,3 +49,23 @@ pub fn raw<T: Jute>(body: &T, trailing_read_only: Option<bool>) -> Bytes {
     }
     finish(out)
 }
+
+/// The ConnectResponse frame of an established session (its password derived from its id), or,
+/// with `session = None`, the all-zero answer that tells a client its session is gone.
+pub fn connect_response(session: Option<(i64, i32)>, trailing_read_only: Option<bool>) -> Bytes {
+    let (session_id, time_out, passwd) = match session {
+        Some((id, timeout)) => (
+            id,
+            timeout,
+            Bytes::copy_from_slice(&crate::session::session_password(id)),
+        ),
+        None => (0, 0, Bytes::from_static(&[0u8; 16])),
+    };
+    let rsp = jute::proto::ConnectResponse {
+        protocol_version: 0,
+        time_out,
+        session_id,
+        passwd,
+    };
+    raw(&rsp, trailing_read_only)
+}

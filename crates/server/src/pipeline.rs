@@ -262,33 +262,7 @@ fn apply_loop(shared: &Shared, rx: &Receiver<Vec<Item>>) {
                         apply_one(shared, &mut tree, &mut watches, &entry, origin, &mut closes);
                     }
                     Item::Barrier { origin, request } => {
-                        let reply = match &request {
-                            Some(request) => {
-                                let ctx = reads::ReadCtx::of(&origin.conn);
-                                let r = reads::execute(
-                                    shared,
-                                    &tree,
-                                    &mut watches,
-                                    &ctx,
-                                    origin.xid,
-                                    request,
-                                );
-                                crate::metrics::record_read(shared, &tree, request, &r.frame);
-                                r
-                            }
-                            None => reads::ReadReply {
-                                frame: frame::header_only(
-                                    origin.xid,
-                                    tree.last_processed_zxid(),
-                                    err::MARSHALLING_ERROR,
-                                ),
-                                close: false,
-                            },
-                        };
-                        finish_request(shared, &origin, reply.frame, tree.last_processed_zxid());
-                        if reply.close {
-                            origin.conn.close();
-                        }
+                        run_queued_read(shared, &tree, &mut watches, &origin, request.as_ref());
                     }
                     Item::Sync { .. } => {}
                 }
@@ -297,6 +271,37 @@ fn apply_loop(shared: &Shared, rx: &Receiver<Vec<Item>>) {
         for sid in closes {
             shared.close_session_conn(sid);
         }
+    }
+}
+
+/// Runs a read that waited behind its connection's writes and answers it (`None`: a body that
+/// could not be decoded, answered MARSHALLINGERROR).
+pub(crate) fn run_queued_read(
+    shared: &Shared,
+    tree: &DataTree,
+    watches: &mut WatchManager,
+    origin: &Origin,
+    request: Option<&jute::proto::Request>,
+) {
+    let reply = match request {
+        Some(request) => {
+            let ctx = reads::ReadCtx::of(&origin.conn);
+            let r = reads::execute(shared, tree, watches, &ctx, origin.xid, request);
+            crate::metrics::record_read(shared, tree, request, &r.frame);
+            r
+        }
+        None => reads::ReadReply {
+            frame: frame::header_only(
+                origin.xid,
+                tree.last_processed_zxid(),
+                err::MARSHALLING_ERROR,
+            ),
+            close: false,
+        },
+    };
+    finish_request(shared, origin, reply.frame, tree.last_processed_zxid());
+    if reply.close {
+        origin.conn.close();
     }
 }
 

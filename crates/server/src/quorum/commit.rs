@@ -8,7 +8,7 @@ use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use jute::consts::{err, op};
+use jute::consts::op;
 use jute::proto::SyncResponse;
 use jute::txn::{TxnBody, TxnEntry};
 use tracing::warn;
@@ -16,8 +16,7 @@ use tracing::warn;
 use super::state::{Pending, PendingItem, QuorumState};
 use crate::data_tree::DataTree;
 use crate::frame;
-use crate::pipeline::{apply_one, finish_request, ItemOrigin};
-use crate::reads;
+use crate::pipeline::{apply_one, finish_request, run_queued_read, ItemOrigin};
 use crate::shared::Shared;
 use crate::watch_manager::WatchManager;
 
@@ -25,8 +24,8 @@ use crate::watch_manager::WatchManager;
 pub enum ApplyMsg {
     /// Txns to apply (`true` = a replayed, not known-committed txn: apply, answer nobody).
     Txns(Vec<(TxnEntry, bool)>),
-    /// A sync is confirmed: a local token (leader) or `None` = the oldest forwarded one (learner).
-    SyncDone(Option<u64>),
+    /// A sync (by its token) is confirmed.
+    SyncDone(u64),
     /// Serialize the tree as a SNAP sync body now (after everything sent before this message).
     Serialize {
         reply: Sender<Result<Bytes, String>>,
@@ -51,11 +50,6 @@ pub fn apply_loop(shared: &Shared, q: &QuorumState, rx: Receiver<ApplyMsg>) {
                 let tree = shared.tree.read();
                 let mut watches = shared.watches.lock();
                 let mut p = q.pending.lock();
-                let token = match token {
-                    Some(t) => Some(t),
-                    None => p.forwarded_syncs.pop_front(),
-                };
-                let Some(token) = token else { continue };
                 let Some(session) = p.sync_owner.remove(&token) else {
                     continue;
                 };
@@ -204,26 +198,7 @@ fn drain_session(
         }
         match queue.pop_front() {
             Some(PendingItem::Read { origin, request }) => {
-                let reply = match &request {
-                    Some(request) => {
-                        let ctx = reads::ReadCtx::of(&origin.conn);
-                        let r = reads::execute(shared, tree, watches, &ctx, origin.xid, request);
-                        crate::metrics::record_read(shared, tree, request, &r.frame);
-                        r
-                    }
-                    None => reads::ReadReply {
-                        frame: frame::header_only(
-                            origin.xid,
-                            tree.last_processed_zxid(),
-                            err::MARSHALLING_ERROR,
-                        ),
-                        close: false,
-                    },
-                };
-                finish_request(shared, &origin, reply.frame, tree.last_processed_zxid());
-                if reply.close {
-                    origin.conn.close();
-                }
+                run_queued_read(shared, tree, watches, &origin, request.as_ref());
             }
             Some(PendingItem::Sync { origin, path, .. }) => {
                 let zxid = tree.last_processed_zxid();

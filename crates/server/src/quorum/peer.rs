@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use election::{ServerState, Vote};
 use jute::consts::op;
-use jute::proto::{ConnectResponse, Request};
+use jute::proto::Request;
 use jute::quorum::QuorumPacket;
 use jute::txn::TxnEntry;
 use jute::Reader;
@@ -31,7 +31,6 @@ use super::state::{PeerRole, QuorumState};
 use crate::frame;
 use crate::persistence::{self, FileTxnLog, StorageSettings};
 use crate::pipeline::TxnLog;
-use crate::session::session_password;
 use crate::shared::{wall_ms, Shared, Submit};
 
 /// Everything the peer thread reacts to.
@@ -63,8 +62,12 @@ pub enum PeerEvent {
         token: Option<u64>,
         learner: Option<Sid>,
     },
-    /// Learner: a client request for the leader.
-    Forward(ForwardedRequest),
+    /// Learner: a client request for the leader (a sync carries its token: the leader answers
+    /// forwarded syncs in order, and the answer names no request).
+    Forward {
+        request: ForwardedRequest,
+        sync_token: Option<u64>,
+    },
     /// Learner: a reconnecting session to revalidate with the leader.
     Revalidate {
         session_id: i64,
@@ -104,6 +107,8 @@ struct Peer {
     /// Learners that connected while we were not (yet) leading: kept with their packets until the
     /// election tells us whether we lead.
     parked: HashMap<Sid, (Link, Vec<QuorumPacket>, Instant)>,
+    /// Learner: tokens of syncs forwarded to the current leader, in order.
+    forwarded_syncs: std::collections::VecDeque<u64>,
     t0: Instant,
     last_tick: u64,
     /// `readonlymode.enabled`: when (ms) a LOOKING peer starts serving read-only clients.
@@ -134,6 +139,7 @@ pub fn run(
         events,
         links: Links::None,
         parked: HashMap::new(),
+        forwarded_syncs: Default::default(),
         t0: Instant::now(),
         last_tick: 0,
         read_only_at: None,
@@ -274,13 +280,23 @@ impl Peer {
                     warn!(error = %e, "sync refused");
                 }
             }
-            PeerEvent::Forward(r) => {
-                if !self.zab.forward_request(&r) {
+            PeerEvent::Forward {
+                request: r,
+                sync_token,
+            } => {
+                if self.zab.forward_request(&r) {
+                    if let Some(t) = sync_token {
+                        self.forwarded_syncs.push_back(t);
+                    }
+                } else {
+                    // Never reaches a leader: the client must not wait for it (nor anything the
+                    // session sends after it); its connection is closed and it reconnects.
                     warn!(
                         session = format!("0x{:x}", r.session_id),
                         op = r.op,
-                        "cannot forward a request: not connected to a leader"
+                        "cannot forward a request: not connected to a leader; closing its connection"
                     );
+                    self.shared.close_session_conn(r.session_id);
                 }
             }
             PeerEvent::Revalidate {
@@ -488,7 +504,13 @@ impl Peer {
             let _ = self.apply.send(ApplyMsg::Txns(txns));
         }
         for s in &r.sync_replies {
-            let _ = self.apply.send(ApplyMsg::SyncDone(s.token));
+            let token = match s.token {
+                Some(t) => Some(t),
+                None => self.forwarded_syncs.pop_front(),
+            };
+            if let Some(t) = token {
+                let _ = self.apply.send(ApplyMsg::SyncDone(t));
+            }
         }
         for ev in r.session_events {
             self.session_event(ev);
@@ -561,6 +583,8 @@ impl Peer {
             Role::Observing { leader } => (PeerRole::Observing, leader),
         };
         self.q.set_role(pr, leader);
+        // Syncs forwarded to a leader we no longer follow are never answered.
+        self.forwarded_syncs.clear();
         if pr == PeerRole::Looking {
             self.arm_read_only();
         } else {
@@ -750,27 +774,19 @@ impl Peer {
                     }
                 }
                 w.conn.session_id.store(session_id, Ordering::Release);
-                let rsp = ConnectResponse {
-                    protocol_version: 0,
-                    time_out: w.timeout_ms,
-                    session_id,
-                    passwd: Bytes::copy_from_slice(&session_password(session_id)),
-                };
-                w.conn
-                    .send(frame::raw(&rsp, w.read_only_echo.map(|_| false)));
+                w.conn.send(frame::connect_response(
+                    Some((session_id, w.timeout_ms)),
+                    w.read_only_echo.map(|_| false),
+                ));
                 info!(
                     session = format!("0x{session_id:x}"),
                     "session reconnected (revalidated by the leader)"
                 );
             } else {
-                let rsp = ConnectResponse {
-                    protocol_version: 0,
-                    time_out: 0,
-                    session_id: 0,
-                    passwd: Bytes::from_static(&[0u8; 16]),
-                };
-                w.conn
-                    .send(frame::raw(&rsp, w.read_only_echo.map(|_| false)));
+                w.conn.send(frame::connect_response(
+                    None,
+                    w.read_only_echo.map(|_| false),
+                ));
                 w.conn.close();
                 info!(
                     session = format!("0x{session_id:x}"),

@@ -93,8 +93,6 @@ pub struct Pending {
     pub sessions: HashMap<i64, VecDeque<PendingItem>>,
     /// Sync token → its session.
     pub sync_owner: HashMap<u64, i64>,
-    /// Learner: tokens of forwarded syncs, in forwarding order (the leader answers in order).
-    pub forwarded_syncs: VecDeque<u64>,
 }
 
 impl Pending {
@@ -106,7 +104,33 @@ impl Pending {
             }
         }
         self.sync_owner.clear();
-        self.forwarded_syncs.clear();
+    }
+
+    /// Forgets what a closed connection was waiting for, so that the session's next connection
+    /// (a client reconnecting here) never queues behind requests nobody will read the answer of.
+    pub fn drop_conn(&mut self, conn_id: u64) {
+        let mut emptied = Vec::new();
+        let mut tokens = Vec::new();
+        for (sid, q) in self.sessions.iter_mut() {
+            q.retain(|item| {
+                if item.conn().id != conn_id {
+                    return true;
+                }
+                if let PendingItem::Sync { token, .. } = item {
+                    tokens.push(*token);
+                }
+                false
+            });
+            if q.is_empty() {
+                emptied.push(*sid);
+            }
+        }
+        for t in tokens {
+            self.sync_owner.remove(&t);
+        }
+        for sid in emptied {
+            self.sessions.remove(&sid);
+        }
     }
 
     /// Drops the queue of a closed session.
@@ -271,15 +295,19 @@ impl QuorumState {
         op_type: i32,
         body: Bytes,
         auth: Option<Vec<Id>>,
+        sync_token: Option<u64>,
     ) {
-        let _ = self.events.send(PeerEvent::Forward(ForwardedRequest {
-            from: self.my_sid,
-            session_id,
-            cxid,
-            op: op_type,
-            body,
-            authinfo: auth,
-        }));
+        let _ = self.events.send(PeerEvent::Forward {
+            request: ForwardedRequest {
+                from: self.my_sid,
+                session_id,
+                cxid,
+                op: op_type,
+                body,
+                authinfo: auth,
+            },
+            sync_token,
+        });
     }
 
     /// A new session of a local client: the leader preps its createSession, a learner forwards it.
@@ -313,6 +341,7 @@ impl QuorumState {
                 op::CREATE_SESSION,
                 Bytes::copy_from_slice(&timeout_ms.to_be_bytes()),
                 None,
+                None,
             );
         }
     }
@@ -345,7 +374,7 @@ impl QuorumState {
                 request,
             });
         } else {
-            self.forward(session_id, cxid, op_type, body, Some(auth.to_vec()));
+            self.forward(session_id, cxid, op_type, body, Some(auth.to_vec()), None);
         }
     }
 
@@ -371,9 +400,8 @@ impl QuorumState {
                 learner: None,
             });
         } else {
-            p.forwarded_syncs.push_back(token);
             let body = jute::encode_to_bytes(&SyncRequest { path });
-            self.forward(session_id, cxid, op::SYNC, body, None);
+            self.forward(session_id, cxid, op::SYNC, body, None, Some(token));
         }
     }
 
