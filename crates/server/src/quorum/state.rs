@@ -236,6 +236,7 @@ pub struct Revalidation {
 }
 
 impl QuorumState {
+    /// A peer that starts LOOKING; `events` is the peer thread's inbox.
     pub fn new(my_sid: i64, info: QuorumInfo, events: Sender<PeerEvent>) -> QuorumState {
         QuorumState {
             my_sid,
@@ -253,10 +254,12 @@ impl QuorumState {
         }
     }
 
+    /// The role the client side routes by (set by the peer thread on every change).
     pub fn role(&self) -> PeerRole {
         PeerRole::from_u8(self.role.load(Ordering::Acquire))
     }
 
+    /// The sid of the current leader, -1 while LOOKING.
     pub fn leader(&self) -> i64 {
         self.leader.load(Ordering::Acquire)
     }
@@ -284,6 +287,7 @@ impl QuorumState {
         self.read_only.store(on, Ordering::Release);
     }
 
+    /// True on the leader: writes go to its own prep stage instead of being forwarded.
     pub fn is_leader(&self) -> bool {
         self.role() == PeerRole::Leading
     }
