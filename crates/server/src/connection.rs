@@ -266,6 +266,25 @@ async fn session_loop(
     }
 }
 
+/// The session timeout a client gets: what it asked for, within min/maxSessionTimeout.
+fn negotiate_timeout(shared: &Shared, conn: &ConnHandle, req: &ConnectRequest) -> i32 {
+    let s = &shared.settings;
+    let timeout = req
+        .time_out
+        .clamp(s.min_session_timeout_ms, s.max_session_timeout_ms);
+    conn.session_timeout_ms
+        .store(timeout as i64, Ordering::Relaxed);
+    timeout
+}
+
+/// Mints a session id and starts tracking the session's expiry.
+fn new_session_id(shared: &Shared, timeout: i32, now: u64) -> i64 {
+    let mut t = shared.sessions.lock();
+    let id = t.next_session_id();
+    t.add(id, timeout, now);
+    id
+}
+
 fn handshake(
     shared: &Arc<Shared>,
     conn: &Arc<ConnHandle>,
@@ -278,20 +297,10 @@ fn handshake(
             req.last_zxid_seen, last
         )));
     }
-    let s = &shared.settings;
-    let timeout = req
-        .time_out
-        .clamp(s.min_session_timeout_ms, s.max_session_timeout_ms);
-    conn.session_timeout_ms
-        .store(timeout as i64, Ordering::Relaxed);
+    let timeout = negotiate_timeout(shared, conn, req);
     let now = shared.now_ms();
     if req.session_id == 0 {
-        let id = {
-            let mut t = shared.sessions.lock();
-            let id = t.next_session_id();
-            t.add(id, timeout, now);
-            id
-        };
+        let id = new_session_id(shared, timeout, now);
         conn.session_id.store(id, Ordering::Release);
         if let Some(q) = &shared.quorum {
             q.create_session(shared, conn, id, timeout, req.read_only);
@@ -364,18 +373,8 @@ fn read_only_handshake(
             "read-only mode: a global session cannot reconnect here".into(),
         ));
     }
-    let s = &shared.settings;
-    let timeout = req
-        .time_out
-        .clamp(s.min_session_timeout_ms, s.max_session_timeout_ms);
-    conn.session_timeout_ms
-        .store(timeout as i64, Ordering::Relaxed);
-    let id = {
-        let mut t = shared.sessions.lock();
-        let id = t.next_session_id();
-        t.add(id, timeout, shared.now_ms());
-        id
-    };
+    let timeout = negotiate_timeout(shared, conn, req);
+    let id = new_session_id(shared, timeout, shared.now_ms());
     conn.session_id.store(id, Ordering::Release);
     shared.session_conn.lock().insert(id, conn.id);
     conn.send(frame::connect_response(Some((id, timeout)), Some(true)));

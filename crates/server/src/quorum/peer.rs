@@ -816,18 +816,13 @@ impl Peer {
                     learner: Some(f.from),
                 });
             }
-            op::CLOSE_SESSION => {
-                let _ = submit.send(Submit::Write {
-                    origin: None,
-                    session_id: f.session_id,
-                    cxid: f.cxid,
-                    auth: Arc::new(f.authinfo.unwrap_or_default()),
-                    request: Request::CloseSession,
-                });
-            }
             t => {
-                let mut r = Reader::new(f.body.clone());
-                match Request::decode(t, &mut r) {
+                let request = if t == op::CLOSE_SESSION {
+                    Ok(Some(Request::CloseSession))
+                } else {
+                    Request::decode(t, &mut Reader::new(f.body.clone()))
+                };
+                match request {
                     Ok(Some(request)) => {
                         let _ = submit.send(Submit::Write {
                             origin: None,
