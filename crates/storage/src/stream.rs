@@ -142,12 +142,13 @@ impl<R: Read> JuteIn<R> {
             Some(n) => {
                 // Grow with the data actually present, so a garbage length in a truncated or
                 // corrupt stream cannot make us allocate its full size up front.
+                // Read straight into the vector, one chunk at a time (zeroing only what is read).
                 let mut v = Vec::with_capacity(n.min(CHUNK));
-                let mut chunk = [0u8; CHUNK];
                 while v.len() < n {
-                    let k = (n - v.len()).min(CHUNK);
-                    self.fill(&mut chunk[..k])?;
-                    v.extend_from_slice(&chunk[..k]);
+                    let at = v.len();
+                    let k = (n - at).min(CHUNK);
+                    v.resize(at + k, 0);
+                    self.fill(&mut v[at..])?;
                 }
                 Ok(Some(v))
             }

@@ -76,12 +76,14 @@ impl TreeLoader {
                 Bytes::copy_from_slice(&d)
             }
         });
-        if self.tree.nodes.contains_key(node_path) {
-            return Err(LoadError::DuplicatePath(node_path.to_string()));
-        }
         let owner = stat.ephemeral_owner;
         if node_path.is_empty() {
-            self.tree.insert_node("", DataNode::new(data, acl, stat));
+            if !self
+                .tree
+                .insert_new_node("", DataNode::new(data, acl, stat))
+            {
+                return Err(LoadError::DuplicatePath(String::new()));
+            }
             self.tree.acls.add_usage(acl);
             return Ok(());
         }
@@ -99,11 +101,17 @@ impl TreeLoader {
                 })
             }
             Some(p) => {
-                p.children.insert(child);
+                if !p.children.insert(child) {
+                    return Err(LoadError::DuplicatePath(node_path.to_string()));
+                }
             }
         }
-        self.tree
-            .insert_node(node_path, DataNode::new(data, acl, stat));
+        if !self
+            .tree
+            .insert_new_node(node_path, DataNode::new(data, acl, stat))
+        {
+            return Err(LoadError::DuplicatePath(node_path.to_string()));
+        }
         self.tree.acls.add_usage(acl);
         self.tree.index_node(node_path, owner);
         Ok(())

@@ -143,7 +143,7 @@ pub struct DataTree {
     /// Every node by full path; the root is stored once under `""` (`"/"` is resolved to it).
     /// Nodes are boxed so the table's empty slots (up to half of it after a resize) cost 24
     /// bytes rather than a whole node.
-    nodes: HashMap<Box<str>, Box<DataNode>>,
+    nodes: HashMap<Box<str>, Box<DataNode>, foldhash::fast::RandomState>,
     acls: AclCache,
     ephemerals: HashMap<i64, BTreeSet<Box<str>>>,
     containers: BTreeSet<Box<str>>,
@@ -173,7 +173,7 @@ impl DataTree {
     /// A tree with no nodes at all (the loader fills it).
     fn empty() -> DataTree {
         DataTree {
-            nodes: HashMap::new(),
+            nodes: HashMap::default(),
             acls: AclCache::new(),
             ephemerals: HashMap::new(),
             containers: BTreeSet::new(),
@@ -461,6 +461,20 @@ impl DataTree {
         if let Some(old) = self.nodes.insert(key.into(), Box::new(node)) {
             self.digest = self.digest.wrapping_sub(Self::node_digest(key, &old));
             self.data_size -= Self::node_size(key, &old);
+        }
+    }
+
+    /// Inserts a node under a `key` that must be new (one hash lookup: snapshot loads insert
+    /// millions); false, changing nothing, if the key is taken.
+    fn insert_new_node(&mut self, key: &str, node: DataNode) -> bool {
+        match self.nodes.entry(key.into()) {
+            std::collections::hash_map::Entry::Occupied(_) => false,
+            std::collections::hash_map::Entry::Vacant(v) => {
+                self.digest = self.digest.wrapping_add(Self::node_digest(key, &node));
+                self.data_size += Self::node_size(key, &node);
+                v.insert(Box::new(node));
+                true
+            }
         }
     }
 

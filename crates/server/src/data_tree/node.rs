@@ -4,20 +4,22 @@
 use std::collections::BTreeSet;
 
 use bytes::Bytes;
+use compact_str::CompactString;
 use jute::consts::ephemeral_owner;
 use jute::data::{Stat, StatPersisted};
 
 /// Child sets up to this size are a sorted vector; larger ones a B-tree.
 const SMALL_CHILDREN: usize = 32;
 
-/// The names of a node's children, sorted by bytes. Leaves (most nodes) cost one pointer.
+/// The names of a node's children, sorted by bytes. Leaves (most nodes) cost one pointer; names
+/// up to 24 bytes (nearly all) are stored inline, without an allocation of their own.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ChildSet(Option<Box<ChildInner>>);
 
 #[derive(Debug, Clone)]
 enum ChildInner {
-    Small(Vec<Box<str>>),
-    Large(BTreeSet<Box<str>>),
+    Small(Vec<CompactString>),
+    Large(BTreeSet<CompactString>),
 }
 
 impl ChildSet {
@@ -27,18 +29,18 @@ impl ChildSet {
             .0
             .get_or_insert_with(|| Box::new(ChildInner::Small(Vec::new())));
         match inner.as_mut() {
-            ChildInner::Small(v) => match v.binary_search_by(|c| (**c).cmp(name)) {
+            ChildInner::Small(v) => match v.binary_search_by(|c| c.as_str().cmp(name)) {
                 Ok(_) => false,
                 Err(pos) => {
-                    v.insert(pos, name.into());
+                    v.insert(pos, CompactString::new(name));
                     if v.len() > SMALL_CHILDREN {
-                        let set: BTreeSet<Box<str>> = std::mem::take(v).into_iter().collect();
+                        let set: BTreeSet<CompactString> = std::mem::take(v).into_iter().collect();
                         **inner = ChildInner::Large(set);
                     }
                     true
                 }
             },
-            ChildInner::Large(s) => s.insert(name.into()),
+            ChildInner::Large(s) => s.insert(CompactString::new(name)),
         }
     }
 
@@ -48,7 +50,7 @@ impl ChildSet {
             return false;
         };
         let removed = match inner.as_mut() {
-            ChildInner::Small(v) => match v.binary_search_by(|c| (**c).cmp(name)) {
+            ChildInner::Small(v) => match v.binary_search_by(|c| c.as_str().cmp(name)) {
                 Ok(pos) => {
                     v.remove(pos);
                     true
@@ -84,8 +86,8 @@ impl ChildSet {
 
 /// Iterator over child names (see [`DataNode::children`]).
 pub(crate) enum ChildIter<'a> {
-    Small(std::slice::Iter<'a, Box<str>>),
-    Large(std::collections::btree_set::Iter<'a, Box<str>>),
+    Small(std::slice::Iter<'a, CompactString>),
+    Large(std::collections::btree_set::Iter<'a, CompactString>),
 }
 
 impl<'a> Iterator for ChildIter<'a> {
@@ -93,8 +95,8 @@ impl<'a> Iterator for ChildIter<'a> {
 
     fn next(&mut self) -> Option<&'a str> {
         match self {
-            ChildIter::Small(i) => i.next().map(|s| &**s),
-            ChildIter::Large(i) => i.next().map(|s| &**s),
+            ChildIter::Small(i) => i.next().map(CompactString::as_str),
+            ChildIter::Large(i) => i.next().map(CompactString::as_str),
         }
     }
 
