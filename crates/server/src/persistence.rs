@@ -250,7 +250,7 @@ pub fn serialize_sync_stream(
     let mut result = Ok(());
     tree.for_each_node_preorder(|path, node| {
         if result.is_ok() {
-            result = w.write_node(path, node.data.as_deref(), node.acl, &node.stat);
+            result = w.write_node(path, node.data(), node.acl, &node.stat);
         }
     });
     result?;
@@ -310,7 +310,7 @@ pub fn write_snapshot(
     let mut result = Ok(());
     tree.for_each_node_preorder(|path, node| {
         if result.is_ok() {
-            result = w.write_node(path, node.data.as_deref(), node.acl, &node.stat);
+            result = w.write_node(path, node.data(), node.acl, &node.stat);
         }
     });
     result?;
@@ -422,7 +422,7 @@ pub fn write_fuzzy_snapshot(
                     } else {
                         crate::data_tree::OPEN_ACL_INDEX
                     };
-                let mut kids: Vec<&str> = node.children().collect();
+                let mut kids: Vec<&str> = t.child_names(node).collect();
                 kids.sort_unstable();
                 for k in kids.iter().rev() {
                     stack.push(if path.is_empty() {
@@ -431,7 +431,12 @@ pub fn write_fuzzy_snapshot(
                         format!("{path}/{k}")
                     });
                 }
-                batch.push((path, node.data.clone(), acl, node.stat.clone()));
+                batch.push((
+                    path,
+                    node.data().map(Bytes::copy_from_slice),
+                    acl,
+                    node.stat.clone(),
+                ));
             }
         }
         for (path, data, acl, stat) in batch.drain(..) {

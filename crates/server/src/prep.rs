@@ -107,8 +107,8 @@ impl Prep {
             zxid: -1,
             stat: Some(node.stat.clone()),
             child_count: node.num_children(),
-            acl: Arc::new(tree.acl(node)),
-            data: node.data.clone(),
+            acl: tree.acl_checked(node).unwrap_or_default(),
+            data: node.data().map(Bytes::copy_from_slice),
         })
     }
 

@@ -319,7 +319,7 @@ fn get_data(
     if watch {
         watches.add(WatchTable::Data, path, ctx.conn, WatchMode::Standard);
     }
-    Ok((n.data.clone(), n.to_stat()))
+    Ok((n.data().map(Bytes::copy_from_slice), n.to_stat()))
 }
 
 fn get_children(
@@ -335,7 +335,7 @@ fn get_children(
     if watch {
         watches.add(WatchTable::Child, path, ctx.conn, WatchMode::Standard);
     }
-    Ok(n.children().map(|s| s.to_string()).collect())
+    Ok(tree.child_names(n).map(str::to_string).collect())
 }
 
 /// Java's `DataTree.setWatches`: fires what the client missed since `rel`, registers the rest.

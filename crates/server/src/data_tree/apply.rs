@@ -26,17 +26,6 @@ fn valid_multi_op(t: i32) -> bool {
     )
 }
 
-/// `Bytes` that do not pin a larger decode buffer: the tree keeps its own compact copy.
-fn own(data: &Option<Bytes>) -> Option<Bytes> {
-    data.as_ref().map(|d| {
-        if d.is_empty() {
-            Bytes::new()
-        } else {
-            Bytes::copy_from_slice(d)
-        }
-    })
-}
-
 /// The result of one (sub-)txn before it is wrapped into an outcome.
 struct Step {
     err: i32,
@@ -146,8 +135,15 @@ impl DataTree {
                     .map(|()| ApplyResult::Deleted),
             ),
             TxnBody::SetData(t) => Step::from(
-                self.set_data_node(&t.path, own(&t.data), t.version, zxid, h.time, triggers)
-                    .map(|stat| ApplyResult::SetData { stat }),
+                self.set_data_node(
+                    &t.path,
+                    t.data.as_deref(),
+                    t.version,
+                    zxid,
+                    h.time,
+                    triggers,
+                )
+                .map(|stat| ApplyResult::SetData { stat }),
             ),
             TxnBody::SetAcl(t) => Step::from(
                 self.set_acl_node(&t.path, &t.acl, t.version)
@@ -247,7 +243,6 @@ impl DataTree {
                 p.stat.cversion = cv;
                 p.stat.pzxid = zxid;
             }
-            p.children.insert(child);
         });
         let stat = StatPersisted {
             czxid: zxid,
@@ -260,9 +255,10 @@ impl DataTree {
             ephemeral_owner: owner,
             pzxid: zxid,
         };
-        let node = DataNode::new(own(data), acl_index, stat);
+        let node = DataNode::new(data.as_deref(), acl_index, stat);
         let client_stat = self.node_stat(&node);
         let len = i64::from(node.data_len());
+        // The parent exists (checked above), so the node is placed and linked into its children.
         self.insert_node(key, node);
         self.index_node(key, owner);
         self.quota_on_create(full_path, parent_key, child, len);
@@ -301,7 +297,6 @@ impl DataTree {
         let parent_key = path::key(parent_name);
         let parent_acl = self
             .change(parent_key, |p| {
-                p.children.remove(child);
                 if zxid > p.stat.pzxid {
                     p.stat.pzxid = zxid;
                 }
@@ -334,7 +329,7 @@ impl DataTree {
     pub(crate) fn set_data_node(
         &mut self,
         full_path: &str,
-        data: Option<Bytes>,
+        data: Option<&[u8]>,
         version: i32,
         zxid: i64,
         time: i64,
@@ -344,7 +339,7 @@ impl DataTree {
         let (acl, old_len, new_len) = self
             .change(key, |n| {
                 let old_len = n.data_len();
-                n.data = data;
+                n.set_data(data);
                 n.stat.mtime = time;
                 n.stat.mzxid = zxid;
                 n.stat.version = version;

@@ -61,7 +61,7 @@ impl TreeLoader {
     }
 
     /// One node, in pre-order: the root as `""` first, every other node after its parent.
-    /// The data is copied so the tree never pins the decode buffer.
+    /// The data is copied into the node's own allocation.
     pub fn add_node(
         &mut self,
         node_path: &str,
@@ -69,13 +69,7 @@ impl TreeLoader {
         acl: i64,
         stat: StatPersisted,
     ) -> Result<(), LoadError> {
-        let data = data.map(|d| {
-            if d.is_empty() {
-                Bytes::new()
-            } else {
-                Bytes::copy_from_slice(&d)
-            }
-        });
+        let data = data.as_deref();
         let owner = stat.ephemeral_owner;
         if node_path.is_empty() {
             if !self
@@ -87,24 +81,17 @@ impl TreeLoader {
             self.tree.acls.add_usage(acl);
             return Ok(());
         }
-        let Some((parent, child)) = path::split(node_path) else {
+        let Some((parent, _)) = path::split(node_path) else {
             return Err(LoadError::BadPath(node_path.to_string()));
         };
         if node_path == "/" {
             return Err(LoadError::BadPath(node_path.to_string()));
         }
-        match self.tree.nodes.get_mut(parent) {
-            None => {
-                return Err(LoadError::MissingParent {
-                    path: node_path.to_string(),
-                    parent: parent.to_string(),
-                })
-            }
-            Some(p) => {
-                if !p.children.insert(child) {
-                    return Err(LoadError::DuplicatePath(node_path.to_string()));
-                }
-            }
+        if self.tree.nodes.get(parent).is_none() {
+            return Err(LoadError::MissingParent {
+                path: node_path.to_string(),
+                parent: parent.to_string(),
+            });
         }
         if !self
             .tree
@@ -120,7 +107,7 @@ impl TreeLoader {
     /// Finishes the load: quota roots are registered and their stats nodes recounted
     /// (`setupQuota`), then unused ACL entries are purged (`purgeUnused`).
     pub fn finish(mut self) -> Result<DataTree, LoadError> {
-        if !self.tree.nodes.contains_key("") {
+        if self.tree.nodes.get("").is_none() {
             return Err(LoadError::MissingRoot);
         }
         self.tree.setup_quota();

@@ -15,6 +15,7 @@ pub mod loader;
 mod node;
 pub(crate) mod path;
 mod quota;
+mod store;
 #[cfg(test)]
 mod tests;
 
@@ -29,6 +30,7 @@ pub use acl_cache::OPEN_ACL_INDEX;
 pub use loader::{LoadError, TreeLoader};
 pub use node::DataNode;
 use node::EphemeralKind;
+use store::{Inserted, NodeStore};
 
 /// Which of the two watch tables a trigger is for (data: getData/exists; child: getChildren).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -140,10 +142,8 @@ const DIGEST_LOG_LIMIT: usize = 1024;
 /// incrementally maintained digest.
 #[derive(Debug, Clone)]
 pub struct DataTree {
-    /// Every node by full path; the root is stored once under `""` (`"/"` is resolved to it).
-    /// Nodes are boxed so the table's empty slots (up to half of it after a resize) cost 24
-    /// bytes rather than a whole node.
-    nodes: HashMap<Box<str>, Box<DataNode>, foldhash::fast::RandomState>,
+    /// Every node, addressed by path; the root is `""` (`"/"` is resolved to it).
+    nodes: NodeStore,
     acls: AclCache,
     ephemerals: HashMap<i64, BTreeSet<Box<str>>>,
     containers: BTreeSet<Box<str>>,
@@ -173,7 +173,7 @@ impl DataTree {
     /// A tree with no nodes at all (the loader fills it).
     fn empty() -> DataTree {
         DataTree {
-            nodes: HashMap::default(),
+            nodes: NodeStore::new(),
             acls: AclCache::new(),
             ephemerals: HashMap::new(),
             containers: BTreeSet::new(),
@@ -194,7 +194,7 @@ impl DataTree {
     /// zero stats. Its digest is 0x51c6d660.
     pub fn new() -> DataTree {
         let mut t = DataTree::empty();
-        let empty = || Some(Bytes::new());
+        let empty = || Some(&b""[..]);
         t.insert_node(
             "",
             DataNode::new(empty(), OPEN_ACL_INDEX, StatPersisted::default()),
@@ -211,9 +211,6 @@ impl DataTree {
             "/zookeeper/config",
             DataNode::new(empty(), OPEN_ACL_INDEX, StatPersisted::default()),
         );
-        t.add_child("", "zookeeper");
-        t.add_child("/zookeeper", "quota");
-        t.add_child("/zookeeper", "config");
         let read = Acl::read_unsafe();
         // As Java's addConfigNode: setACL(config, READ_ACL_UNSAFE, -1).
         let _ = t.set_acl_node("/zookeeper/config", &read, -1);
@@ -230,12 +227,12 @@ impl DataTree {
         self.ephemerals.clear();
         self.containers.clear();
         self.ttls.clear();
-        let owners: Vec<(Box<str>, i64)> = self
-            .nodes
-            .iter()
-            .filter(|(k, _)| !k.is_empty())
-            .map(|(k, n)| (k.clone(), n.stat.ephemeral_owner))
-            .collect();
+        let mut owners: Vec<(String, i64)> = Vec::new();
+        self.nodes.for_each_preorder(|k, n| {
+            if !k.is_empty() && n.stat.ephemeral_owner != 0 {
+                owners.push((k.to_string(), n.stat.ephemeral_owner));
+            }
+        });
         for (k, owner) in owners {
             self.index_node(&k, owner);
         }
@@ -248,7 +245,7 @@ impl DataTree {
 
     /// The node at `path` (`"/"` and `""` are the root).
     pub fn node(&self, path: &str) -> Option<&DataNode> {
-        self.nodes.get(path::key(path)).map(|n| &**n)
+        self.nodes.get(path::key(path))
     }
 
     /// The client-visible stat of the node at `path`.
@@ -277,8 +274,17 @@ impl DataTree {
 
     /// Child names of the node at `path`, sorted.
     pub fn children(&self, path: &str) -> Option<Vec<String>> {
-        self.node(path)
-            .map(|n| n.children().map(str::to_string).collect())
+        self.node(path).map(|n| {
+            let mut v: Vec<String> = self.child_names(n).map(str::to_string).collect();
+            v.sort_unstable();
+            v
+        })
+    }
+
+    /// Names of a node's children (last path components): sorted for up to 256 children, in
+    /// table order beyond (Java returns `HashSet` order, which clients must not rely on).
+    pub fn child_names<'a>(&'a self, node: &'a DataNode) -> impl Iterator<Item = &'a str> {
+        self.nodes.child_names(node)
     }
 
     /// Java's `getAllChildrenNumber`: for `"/"` every node except the root; otherwise the number
@@ -289,12 +295,10 @@ impl DataTree {
             return Some(i32::try_from(self.nodes.len().saturating_sub(1)).unwrap_or(i32::MAX));
         }
         let mut count: usize = 0;
-        let mut stack: Vec<String> = start.children().map(|c| format!("{path}/{c}")).collect();
-        while let Some(p) = stack.pop() {
-            if let Some(n) = self.nodes.get(p.as_str()) {
-                count += 1;
-                stack.extend(n.children().map(|c| format!("{p}/{c}")));
-            }
+        let mut stack: Vec<&DataNode> = vec![start];
+        while let Some(n) = stack.pop() {
+            count += n.children.len();
+            stack.extend(self.nodes.children_of(n));
         }
         Some(i32::try_from(count).unwrap_or(i32::MAX))
     }
@@ -395,34 +399,9 @@ impl DataTree {
     }
 
     /// Visits every node reachable from the root in pre-order, the root as `""` and children as
-    /// `parent + "/" + name` in sorted order: the node section of a snapshot.
-    pub fn for_each_node_preorder(&self, mut f: impl FnMut(&str, &DataNode)) {
-        let Some(root) = self.nodes.get("") else {
-            return;
-        };
-        f("", root);
-        let mut path = String::new();
-        let mut stack = vec![(0usize, root.children.iter())];
-        loop {
-            let next = match stack.last_mut() {
-                None => break,
-                Some((base, it)) => it.next().map(|name| (*base, name)),
-            };
-            match next {
-                None => {
-                    stack.pop();
-                }
-                Some((base, name)) => {
-                    path.truncate(base);
-                    path.push('/');
-                    path.push_str(name);
-                    if let Some(n) = self.nodes.get(path.as_str()) {
-                        f(&path, n);
-                        stack.push((path.len(), n.children.iter()));
-                    }
-                }
-            }
-        }
+    /// `parent + "/" + name` (in [`DataTree::child_names`] order): the node section of a snapshot.
+    pub fn for_each_node_preorder(&self, f: impl FnMut(&str, &DataNode)) {
+        self.nodes.for_each_preorder(f);
     }
 
     /// Starts rebuilding a tree from a snapshot stream.
@@ -441,7 +420,7 @@ impl DataTree {
         time: i64,
     ) -> Result<Stat, i32> {
         let mut triggers = Vec::new();
-        self.set_data_node(path, data, version, zxid, time, &mut triggers)
+        self.set_data_node(path, data.as_deref(), version, zxid, time, &mut triggers)
     }
 
     // ---- internal mutation helpers keeping digest, size and indexes consistent ----
@@ -451,39 +430,50 @@ impl DataTree {
     }
 
     fn node_digest(key: &str, node: &DataNode) -> i64 {
-        digest::node_digest(key, node.data.as_deref(), &node.stat)
+        digest::node_digest(key, node.data(), &node.stat)
     }
 
-    /// Inserts a node under `key` (replacing any), maintaining digest and size.
-    fn insert_node(&mut self, key: &str, node: DataNode) {
-        self.digest = self.digest.wrapping_add(Self::node_digest(key, &node));
-        self.data_size += Self::node_size(key, &node);
-        if let Some(old) = self.nodes.insert(key.into(), Box::new(node)) {
-            self.digest = self.digest.wrapping_sub(Self::node_digest(key, &old));
-            self.data_size -= Self::node_size(key, &old);
-        }
-    }
-
-    /// Inserts a node under a `key` that must be new (one hash lookup: snapshot loads insert
-    /// millions); false, changing nothing, if the key is taken.
-    fn insert_new_node(&mut self, key: &str, node: DataNode) -> bool {
-        match self.nodes.entry(key.into()) {
-            std::collections::hash_map::Entry::Occupied(_) => false,
-            std::collections::hash_map::Entry::Vacant(v) => {
-                self.digest = self.digest.wrapping_add(Self::node_digest(key, &node));
-                self.data_size += Self::node_size(key, &node);
-                v.insert(Box::new(node));
-                true
+    /// Inserts a node under `key` (replacing the content of any node there), maintaining digest
+    /// and size. False if the parent does not exist (nothing changes).
+    fn insert_node(&mut self, key: &str, node: DataNode) -> bool {
+        let digest = Self::node_digest(key, &node);
+        let size = Self::node_size(key, &node);
+        match self.nodes.insert(key, node) {
+            Inserted::NoParent => return false,
+            Inserted::New => {}
+            Inserted::Replaced(old) => {
+                self.digest = self.digest.wrapping_sub(Self::node_digest(key, &old));
+                self.data_size -= Self::node_size(key, &old);
             }
         }
+        self.digest = self.digest.wrapping_add(digest);
+        self.data_size += size;
+        true
     }
 
-    /// Removes the node under `key`, maintaining digest and size.
-    fn remove_node(&mut self, key: &str) -> Option<Box<DataNode>> {
-        let old = self.nodes.remove(key)?;
-        self.digest = self.digest.wrapping_sub(Self::node_digest(key, &old));
-        self.data_size -= Self::node_size(key, &old);
-        Some(old)
+    /// Inserts a node under a `key` that must be new and whose parent must exist (snapshot
+    /// loads); false, changing nothing, otherwise.
+    fn insert_new_node(&mut self, key: &str, node: DataNode) -> bool {
+        if self.nodes.get(key).is_some() {
+            return false;
+        }
+        self.insert_node(key, node)
+    }
+
+    /// Removes the node under `key` (and, for a corrupt log that deletes a node with children,
+    /// its descendants, which leave the indexes too), maintaining digest and size.
+    fn remove_node(&mut self, key: &str) -> Option<DataNode> {
+        let mut removed = self.nodes.remove(key)?.into_iter();
+        let (_, node) = removed.next()?;
+        self.digest = self.digest.wrapping_sub(Self::node_digest(key, &node));
+        self.data_size -= Self::node_size(key, &node);
+        for (p, n) in removed {
+            self.digest = self.digest.wrapping_sub(Self::node_digest(&p, &n));
+            self.data_size -= Self::node_size(&p, &n);
+            self.acls.remove_usage(n.acl);
+            self.unindex_node(&p, n.stat.ephemeral_owner);
+        }
+        Some(node)
     }
 
     /// Changes a node in place with Java's `preChange` / `postChange` digest bookkeeping.
@@ -493,16 +483,10 @@ impl DataTree {
         let size_before = Self::node_size(key, node);
         let r = f(node);
         let after = Self::node_digest(key, node);
+        let size_after = Self::node_size(key, node);
         self.digest = self.digest.wrapping_sub(before).wrapping_add(after);
-        self.data_size += Self::node_size(key, node) - size_before;
+        self.data_size += size_after - size_before;
         Some(r)
-    }
-
-    /// Adds a child name without touching stats or digest (children are not in the digest).
-    fn add_child(&mut self, parent_key: &str, name: &str) {
-        if let Some(p) = self.nodes.get_mut(parent_key) {
-            p.children.insert(name);
-        }
     }
 
     /// Adds a node path to the ephemeral / container / TTL index for its owner.

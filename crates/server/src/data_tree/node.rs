@@ -1,119 +1,22 @@
-//! One znode ([`DataNode`]), its compact child-name set, and the classification of
-//! `ephemeralOwner` values (Java's `EphemeralType`).
+//! One znode ([`DataNode`]) and the classification of `ephemeralOwner` values (Java's
+//! `EphemeralType`). Where nodes live and how children are indexed: [`super::store`].
 
-use std::collections::BTreeSet;
-
-use bytes::Bytes;
-use compact_str::CompactString;
 use jute::consts::ephemeral_owner;
 use jute::data::{Stat, StatPersisted};
 
-/// Child sets up to this size are a sorted vector; larger ones a B-tree.
-const SMALL_CHILDREN: usize = 32;
+use super::store::{ChildSet, NodeId};
 
-/// The names of a node's children, sorted by bytes. Leaves (most nodes) cost one pointer; names
-/// up to 24 bytes (nearly all) are stored inline, without an allocation of their own.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct ChildSet(Option<Box<ChildInner>>);
-
-#[derive(Debug, Clone)]
-enum ChildInner {
-    Small(Vec<CompactString>),
-    Large(BTreeSet<CompactString>),
-}
-
-impl ChildSet {
-    /// Adds a name; false if it was already present (Java's `HashSet.add`).
-    pub(crate) fn insert(&mut self, name: &str) -> bool {
-        let inner = self
-            .0
-            .get_or_insert_with(|| Box::new(ChildInner::Small(Vec::new())));
-        match inner.as_mut() {
-            ChildInner::Small(v) => match v.binary_search_by(|c| c.as_str().cmp(name)) {
-                Ok(_) => false,
-                Err(pos) => {
-                    v.insert(pos, CompactString::new(name));
-                    if v.len() > SMALL_CHILDREN {
-                        let set: BTreeSet<CompactString> = std::mem::take(v).into_iter().collect();
-                        **inner = ChildInner::Large(set);
-                    }
-                    true
-                }
-            },
-            ChildInner::Large(s) => s.insert(CompactString::new(name)),
-        }
-    }
-
-    /// Removes a name; false if it was absent.
-    pub(crate) fn remove(&mut self, name: &str) -> bool {
-        let Some(inner) = self.0.as_mut() else {
-            return false;
-        };
-        let removed = match inner.as_mut() {
-            ChildInner::Small(v) => match v.binary_search_by(|c| c.as_str().cmp(name)) {
-                Ok(pos) => {
-                    v.remove(pos);
-                    true
-                }
-                Err(_) => false,
-            },
-            ChildInner::Large(s) => s.remove(name),
-        };
-        if self.len() == 0 {
-            self.0 = None;
-        }
-        removed
-    }
-
-    /// Number of children.
-    pub(crate) fn len(&self) -> usize {
-        match self.0.as_deref() {
-            None => 0,
-            Some(ChildInner::Small(v)) => v.len(),
-            Some(ChildInner::Large(s)) => s.len(),
-        }
-    }
-
-    /// The names in byte order.
-    pub(crate) fn iter(&self) -> ChildIter<'_> {
-        match self.0.as_deref() {
-            None => ChildIter::Small([].iter()),
-            Some(ChildInner::Small(v)) => ChildIter::Small(v.iter()),
-            Some(ChildInner::Large(s)) => ChildIter::Large(s.iter()),
-        }
-    }
-}
-
-/// Iterator over child names (see [`DataNode::children`]).
-pub(crate) enum ChildIter<'a> {
-    Small(std::slice::Iter<'a, CompactString>),
-    Large(std::collections::btree_set::Iter<'a, CompactString>),
-}
-
-impl<'a> Iterator for ChildIter<'a> {
-    type Item = &'a str;
-
-    fn next(&mut self) -> Option<&'a str> {
-        match self {
-            ChildIter::Small(i) => i.next().map(CompactString::as_str),
-            ChildIter::Large(i) => i.next().map(CompactString::as_str),
-        }
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        match self {
-            ChildIter::Small(i) => i.size_hint(),
-            ChildIter::Large(i) => i.size_hint(),
-        }
-    }
-}
-
-/// One znode as stored: data, ACL cache index and persisted stat. Children are private so the
-/// tree keeps its indexes and digest consistent; the full path lives only in the tree's map key.
+/// One znode as stored: its name and data in one allocation, ACL cache index, persisted stat,
+/// and its links in the store (parent id, child index). The full path is never stored; the
+/// store resolves paths by walking names from the root.
 #[derive(Debug, Clone)]
 pub struct DataNode {
-    /// The node's data; `None` is Java's null (written as length -1 in snapshots).
-    pub data: Option<Bytes>,
+    /// The last path component followed by the data (`""` for the root).
+    blob: Box<[u8]>,
+    name_len: u32,
+    /// False for Java's null data (written as length -1 in snapshots).
+    has_data: bool,
+    pub(crate) parent: NodeId,
     /// Index into the tree's ACL cache; -1 means OPEN_ACL_UNSAFE without a cache entry.
     pub acl: i64,
     /// The stat as persisted in snapshots (the client stat is derived by [`DataNode::to_stat`]).
@@ -122,19 +25,75 @@ pub struct DataNode {
 }
 
 impl DataNode {
-    pub(crate) fn new(data: Option<Bytes>, acl: i64, stat: StatPersisted) -> DataNode {
+    /// A node not yet placed in a store (no name).
+    pub(crate) fn new(data: Option<&[u8]>, acl: i64, stat: StatPersisted) -> DataNode {
         DataNode {
-            data,
+            blob: data.unwrap_or_default().into(),
+            name_len: 0,
+            has_data: data.is_some(),
+            parent: 0,
             acl,
             stat,
             children: ChildSet::default(),
         }
     }
 
-    /// Child names (last path component), in byte order. Java returns HashSet order, which
-    /// clients must not rely on.
-    pub fn children(&self) -> impl Iterator<Item = &str> {
-        self.children.iter()
+    /// A freed slab slot.
+    pub(crate) fn vacant() -> DataNode {
+        DataNode::new(None, -1, StatPersisted::default())
+    }
+
+    /// Gives a new node its name and parent as the store places it.
+    pub(crate) fn attach(&mut self, name: &[u8], parent: NodeId) {
+        let data = self.data_bytes();
+        let mut blob = Vec::with_capacity(name.len() + data.len());
+        blob.extend_from_slice(name);
+        blob.extend_from_slice(data);
+        self.blob = blob.into_boxed_slice();
+        self.name_len = u32::try_from(name.len()).unwrap_or(u32::MAX);
+        self.parent = parent;
+    }
+
+    /// Takes the data, ACL and stat of `other` (a node re-created in place), returning the
+    /// old content as a node; name, parent and children stay.
+    pub(crate) fn replace_content(&mut self, mut other: DataNode) -> DataNode {
+        let name = self.name_bytes().to_vec();
+        other.attach(&name, self.parent);
+        other.children = std::mem::take(&mut self.children);
+        std::mem::swap(self, &mut other);
+        other.children = ChildSet::default();
+        other
+    }
+
+    pub(crate) fn name_bytes(&self) -> &[u8] {
+        &self.blob[..self.name_len as usize]
+    }
+
+    /// The node's name (last path component).
+    pub(crate) fn name(&self) -> &str {
+        // The name bytes are always copied from a `&str` (see `attach`); a failure here would be
+        // a bug, answered with an empty name rather than a panic.
+        std::str::from_utf8(self.name_bytes()).unwrap_or("")
+    }
+
+    fn data_bytes(&self) -> &[u8] {
+        &self.blob[self.name_len as usize..]
+    }
+
+    /// The node's data; `None` is Java's null.
+    pub fn data(&self) -> Option<&[u8]> {
+        self.has_data.then(|| self.data_bytes())
+    }
+
+    /// Replaces the data (setData).
+    pub fn set_data(&mut self, data: Option<&[u8]>) {
+        let name_len = self.name_len as usize;
+        let new = data.unwrap_or_default();
+        let mut blob = Vec::with_capacity(name_len + new.len());
+        blob.extend_from_slice(&self.blob[..name_len]);
+        blob.extend_from_slice(new);
+        self.blob = blob.into_boxed_slice();
+        self.has_data = data.is_some();
     }
 
     /// Number of children, as `Stat.numChildren`.
@@ -144,9 +103,7 @@ impl DataNode {
 
     /// Data length as `Stat.dataLength` (0 for null data).
     pub fn data_len(&self) -> i32 {
-        self.data
-            .as_ref()
-            .map_or(0, |d| i32::try_from(d.len()).unwrap_or(i32::MAX))
+        i32::try_from(self.blob.len() - self.name_len as usize).unwrap_or(i32::MAX)
     }
 
     /// The client-visible stat, as Java's `DataNode.copyStat`: cversion is reported as
@@ -233,26 +190,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn child_set_small_and_large() {
-        let mut c = ChildSet::default();
-        assert_eq!(c.len(), 0);
-        assert!(c.insert("b"));
-        assert!(c.insert("a"));
-        assert!(!c.insert("a"));
-        assert_eq!(c.iter().collect::<Vec<_>>(), vec!["a", "b"]);
-        for i in 0..100 {
-            c.insert(&format!("n{i:03}"));
-        }
-        assert_eq!(c.len(), 102);
-        assert!(c.remove("a"));
-        assert!(!c.remove("a"));
-        assert_eq!(c.iter().next(), Some("b"));
-        for i in 0..100 {
-            assert!(c.remove(&format!("n{i:03}")));
-        }
-        assert!(c.remove("b"));
-        assert_eq!(c.len(), 0);
-        assert!(c.0.is_none());
+    fn name_and_data_share_one_allocation() {
+        let mut n = DataNode::new(Some(b"data"), -1, StatPersisted::default());
+        assert_eq!(
+            (n.name(), n.data(), n.data_len()),
+            ("", Some(&b"data"[..]), 4)
+        );
+        n.attach(b"child", 7);
+        assert_eq!(
+            (n.name(), n.data(), n.parent),
+            ("child", Some(&b"data"[..]), 7)
+        );
+        n.set_data(None);
+        assert_eq!((n.name(), n.data(), n.data_len()), ("child", None, 0));
+        n.set_data(Some(b""));
+        assert_eq!((n.data(), n.data_len()), (Some(&b""[..]), 0));
     }
 
     #[test]
@@ -285,9 +237,8 @@ mod tests {
                 ..Default::default()
             },
         );
-        n.children.insert("x");
         let s = n.to_stat();
-        assert_eq!((s.cversion, s.num_children, s.data_length), (5, 1, 0));
+        assert_eq!((s.cversion, s.num_children, s.data_length), (6, 0, 0));
         n.stat.ephemeral_owner = ephemeral_owner::CONTAINER;
         assert_eq!(n.to_stat().ephemeral_owner, 0);
         n.stat.ephemeral_owner = 0x1234;

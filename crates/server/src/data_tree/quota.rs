@@ -5,8 +5,6 @@
 
 use std::collections::BTreeMap;
 
-use bytes::Bytes;
-
 use super::DataTree;
 
 /// Parent of every quota node.
@@ -110,26 +108,24 @@ impl DataTree {
     pub(crate) fn update_quota_stat(&mut self, prefix: &str, bytes: i64, count: i64) {
         let stat_path = format!("{QUOTA_ROOT}{prefix}/{STAT_NODE}");
         self.change(&stat_path, |n| {
-            let mut st = StatsTrack::parse(n.data.as_deref().unwrap_or(&[]));
+            let mut st = StatsTrack::parse(n.data().unwrap_or(&[]));
             st.add(count, bytes);
-            n.data = Some(Bytes::from(st.render()));
+            n.set_data(Some(st.render().as_bytes()));
         });
     }
 
     /// `updateQuotaForPath`: recounts the subtree at `real` into its stats node.
     pub(crate) fn update_quota_for_path(&mut self, real: &str) {
         let (mut count, mut bytes) = (0i64, 0i64);
-        let mut stack = vec![real.to_string()];
-        while let Some(p) = stack.pop() {
-            if let Some(n) = self.nodes.get(p.as_str()) {
-                count += 1;
-                bytes += i64::from(n.data_len());
-                stack.extend(n.children().map(|c| format!("{p}/{c}")));
-            }
+        let mut stack: Vec<&super::DataNode> = self.nodes.get(real).into_iter().collect();
+        while let Some(n) = stack.pop() {
+            count += 1;
+            bytes += i64::from(n.data_len());
+            stack.extend(self.nodes.children_of(n));
         }
         let stat_path = format!("{QUOTA_ROOT}{real}/{STAT_NODE}");
-        let data = Bytes::from(format!("count={count},bytes={bytes}"));
-        self.change(&stat_path, |n| n.data = Some(data));
+        let data = format!("count={count},bytes={bytes}");
+        self.change(&stat_path, |n| n.set_data(Some(data.as_bytes())));
     }
 
     /// Quota side effects of creating `path` (child `child` of `parent_key`) with `len` bytes.
@@ -179,7 +175,7 @@ impl DataTree {
                     leaves.push(p);
                 }
             } else {
-                stack.extend(n.children().map(|c| format!("{p}/{c}")));
+                stack.extend(self.nodes.child_names(n).map(|c| format!("{p}/{c}")));
             }
         }
         for p in leaves {
