@@ -17,6 +17,29 @@ pub fn reply<T: Jute>(xid: i32, zxid: i64, err: i32, body: Option<&T>) -> Bytes 
     finish(out)
 }
 
+/// A getChildren (`stat: None`) or getChildren2 reply, encoded straight from the tree's child
+/// names: no `String` per child, one buffer sized up front.
+pub fn children_reply<'a>(
+    xid: i32,
+    zxid: i64,
+    count: usize,
+    names: impl Iterator<Item = &'a str>,
+    stat: Option<&jute::data::Stat>,
+) -> Bytes {
+    let mut out = BytesMut::with_capacity(4 + 16 + 4 + count * 16 + 68);
+    out.put_i32(0);
+    ReplyHeader { xid, zxid, err: 0 }.write(&mut out);
+    out.put_i32(i32::try_from(count).unwrap_or(i32::MAX));
+    for name in names {
+        out.put_i32(i32::try_from(name.len()).unwrap_or(i32::MAX));
+        out.put_slice(name.as_bytes());
+    }
+    if let Some(st) = stat {
+        st.write(&mut out);
+    }
+    finish(out)
+}
+
 /// A header-only reply (errors, and ops whose success has no body).
 pub fn header_only(xid: i32, zxid: i64, err: i32) -> Bytes {
     reply::<i32>(xid, zxid, err, None)
@@ -68,4 +91,50 @@ pub fn connect_response(session: Option<(i64, i32)>, trailing_read_only: Option<
         passwd,
     };
     raw(&rsp, trailing_read_only)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jute::data::Stat;
+    use jute::proto::{GetChildren2Response, GetChildrenResponse};
+
+    #[test]
+    fn children_reply_is_the_jute_encoding() {
+        let names = ["a", "bb", ""];
+        let owned: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+        let stat = Stat {
+            czxid: 1,
+            num_children: 3,
+            pzxid: 9,
+            ..Default::default()
+        };
+        assert_eq!(
+            children_reply(7, 42, 3, names.iter().copied(), None),
+            reply(
+                7,
+                42,
+                0,
+                Some(&GetChildrenResponse {
+                    children: owned.clone()
+                })
+            )
+        );
+        assert_eq!(
+            children_reply(7, 42, 3, names.iter().copied(), Some(&stat)),
+            reply(
+                7,
+                42,
+                0,
+                Some(&GetChildren2Response {
+                    children: owned,
+                    stat
+                })
+            )
+        );
+        assert_eq!(
+            children_reply(1, 2, 0, std::iter::empty(), None),
+            reply(1, 2, 0, Some(&GetChildrenResponse { children: vec![] }))
+        );
+    }
 }

@@ -9,9 +9,8 @@ use bytes::Bytes;
 use jute::consts::{err, perms, watcher_type, xid as special_xid};
 use jute::data::{ClientInfo, Id};
 use jute::proto::{
-    ExistsResponse, GetAclResponse, GetAllChildrenNumberResponse, GetChildren2Response,
-    GetChildrenResponse, GetDataResponse, GetEphemeralsResponse, MultiOp, MultiResponse, OpResult,
-    Request, SyncResponse, WhoAmIResponse,
+    ExistsResponse, GetAclResponse, GetAllChildrenNumberResponse, GetDataResponse,
+    GetEphemeralsResponse, MultiOp, MultiResponse, OpResult, Request, SyncResponse, WhoAmIResponse,
 };
 
 use crate::auth::{check_acl, mask_digests};
@@ -72,7 +71,7 @@ pub fn execute(
                 return Err(err::BAD_ARGUMENTS);
             }
             if let Some(n) = tree.node(&r.path) {
-                check_acl(policy, &tree.acl(n), perms::READ, &ctx.auth)?;
+                check_acl(policy, &node_acl(tree, n), perms::READ, &ctx.auth)?;
             }
             if r.watch {
                 watches.add(WatchTable::Data, &r.path, ctx.conn, WatchMode::Standard);
@@ -90,22 +89,26 @@ pub fn execute(
             ))
         }
         Request::GetChildren(r) => {
-            let children = get_children(shared, tree, watches, ctx, &r.path, r.watch)?;
-            Ok(frame::reply(
+            let n = children_node(shared, tree, watches, ctx, &r.path, r.watch)?;
+            let count = n.children_count();
+            Ok(frame::children_reply(
                 xid,
                 zxid,
-                0,
-                Some(&GetChildrenResponse { children }),
+                count,
+                tree.child_names(n),
+                None,
             ))
         }
         Request::GetChildren2(r) => {
-            let children = get_children(shared, tree, watches, ctx, &r.path, r.watch)?;
-            let stat = tree.stat(&r.path).ok_or(err::NO_NODE)?;
-            Ok(frame::reply(
+            let n = children_node(shared, tree, watches, ctx, &r.path, r.watch)?;
+            let stat = tree.node_stat(n);
+            let count = n.children_count();
+            Ok(frame::children_reply(
                 xid,
                 zxid,
-                0,
-                Some(&GetChildren2Response { children, stat }),
+                count,
+                tree.child_names(n),
+                Some(&stat),
             ))
         }
         Request::GetAcl(r) => {
@@ -127,7 +130,7 @@ pub fn execute(
         }
         Request::GetAllChildrenNumber(r) => {
             let n = tree.node(&r.path).ok_or(err::NO_NODE)?;
-            check_acl(policy, &tree.acl(n), perms::READ, &ctx.auth)?;
+            check_acl(policy, &node_acl(tree, n), perms::READ, &ctx.auth)?;
             let total_number = tree.all_children_number(&r.path).ok_or(err::NO_NODE)?;
             Ok(frame::reply(
                 xid,
@@ -306,6 +309,11 @@ fn user_name(id: &Id) -> String {
     }
 }
 
+/// A node's ACL list, shared with the cache (no copy per read; empty if the index is unknown).
+fn node_acl(tree: &DataTree, n: &crate::data_tree::DataNode) -> Arc<Vec<jute::data::Acl>> {
+    tree.acl_checked(n).unwrap_or_default()
+}
+
 fn get_data(
     shared: &Shared,
     tree: &DataTree,
@@ -315,11 +323,38 @@ fn get_data(
     watch: bool,
 ) -> R<(Option<Bytes>, jute::data::Stat)> {
     let n = tree.node(path).ok_or(err::NO_NODE)?;
-    check_acl(&shared.settings.acl, &tree.acl(n), perms::READ, &ctx.auth)?;
+    check_acl(
+        &shared.settings.acl,
+        &node_acl(tree, n),
+        perms::READ,
+        &ctx.auth,
+    )?;
     if watch {
         watches.add(WatchTable::Data, path, ctx.conn, WatchMode::Standard);
     }
     Ok((n.data().map(Bytes::copy_from_slice), n.to_stat()))
+}
+
+/// The node whose children a getChildren reads, after its ACL check and watch registration.
+fn children_node<'t>(
+    shared: &Shared,
+    tree: &'t DataTree,
+    watches: &mut WatchManager,
+    ctx: &ReadCtx,
+    path: &str,
+    watch: bool,
+) -> R<&'t crate::data_tree::DataNode> {
+    let n = tree.node(path).ok_or(err::NO_NODE)?;
+    check_acl(
+        &shared.settings.acl,
+        &node_acl(tree, n),
+        perms::READ,
+        &ctx.auth,
+    )?;
+    if watch {
+        watches.add(WatchTable::Child, path, ctx.conn, WatchMode::Standard);
+    }
+    Ok(n)
 }
 
 fn get_children(
@@ -330,11 +365,7 @@ fn get_children(
     path: &str,
     watch: bool,
 ) -> R<Vec<String>> {
-    let n = tree.node(path).ok_or(err::NO_NODE)?;
-    check_acl(&shared.settings.acl, &tree.acl(n), perms::READ, &ctx.auth)?;
-    if watch {
-        watches.add(WatchTable::Child, path, ctx.conn, WatchMode::Standard);
-    }
+    let n = children_node(shared, tree, watches, ctx, path, watch)?;
     Ok(tree.child_names(n).map(str::to_string).collect())
 }
 

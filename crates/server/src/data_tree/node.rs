@@ -96,6 +96,11 @@ impl DataNode {
         self.has_data = data.is_some();
     }
 
+    /// Number of children.
+    pub fn children_count(&self) -> usize {
+        self.children.len()
+    }
+
     /// Number of children, as `Stat.numChildren`.
     pub fn num_children(&self) -> i32 {
         i32::try_from(self.children.len()).unwrap_or(i32::MAX)
