@@ -34,6 +34,9 @@ pub enum LoadError {
 #[derive(Debug)]
 pub struct TreeLoader {
     tree: DataTree,
+    /// The last parent resolved (path, id): in pre-order, siblings arrive together, so each
+    /// parent's path is walked once for all its children.
+    parent: Option<(String, super::store::NodeId)>,
 }
 
 impl Default for TreeLoader {
@@ -47,6 +50,7 @@ impl TreeLoader {
     pub fn new() -> TreeLoader {
         TreeLoader {
             tree: DataTree::empty(),
+            parent: None,
         }
     }
 
@@ -72,30 +76,36 @@ impl TreeLoader {
         let data = data.as_deref();
         let owner = stat.ephemeral_owner;
         if node_path.is_empty() {
-            if !self
-                .tree
-                .insert_new_node("", DataNode::new(data, acl, stat))
-            {
+            if !self.tree.insert_new_root(DataNode::new(data, acl, stat)) {
                 return Err(LoadError::DuplicatePath(String::new()));
             }
             self.tree.acls.add_usage(acl);
             return Ok(());
         }
-        let Some((parent, _)) = path::split(node_path) else {
+        let Some((parent, child)) = path::split(node_path) else {
             return Err(LoadError::BadPath(node_path.to_string()));
         };
         if node_path == "/" {
             return Err(LoadError::BadPath(node_path.to_string()));
         }
-        if self.tree.nodes.get(parent).is_none() {
-            return Err(LoadError::MissingParent {
-                path: node_path.to_string(),
-                parent: parent.to_string(),
-            });
-        }
-        if !self
+        let parent_id = match &self.parent {
+            Some((p, id)) if p == parent => *id,
+            _ => {
+                let Some(id) = self.tree.nodes.id_of(parent) else {
+                    return Err(LoadError::MissingParent {
+                        path: node_path.to_string(),
+                        parent: parent.to_string(),
+                    });
+                };
+                self.parent = Some((parent.to_string(), id));
+                id
+            }
+        };
+        let node = DataNode::new(data, acl, stat);
+        if self
             .tree
-            .insert_new_node(node_path, DataNode::new(data, acl, stat))
+            .insert_new_child(parent_id, node_path, child, node)
+            .is_none()
         {
             return Err(LoadError::DuplicatePath(node_path.to_string()));
         }

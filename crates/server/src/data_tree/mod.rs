@@ -451,13 +451,29 @@ impl DataTree {
         true
     }
 
-    /// Inserts a node under a `key` that must be new and whose parent must exist (snapshot
-    /// loads); false, changing nothing, otherwise.
-    fn insert_new_node(&mut self, key: &str, node: DataNode) -> bool {
-        if self.nodes.get(key).is_some() {
+    /// Inserts the root of an empty tree (snapshot loads); false if there is one.
+    fn insert_new_root(&mut self, node: DataNode) -> bool {
+        if self.nodes.get("").is_some() {
             return false;
         }
-        self.insert_node(key, node)
+        self.insert_node("", node)
+    }
+
+    /// Inserts a new node `key` = parent's path + `/` + `name` under the node `parent`
+    /// (snapshot loads); its id, or `None`, changing nothing, if the name is taken.
+    fn insert_new_child(
+        &mut self,
+        parent: store::NodeId,
+        key: &str,
+        name: &str,
+        node: DataNode,
+    ) -> Option<store::NodeId> {
+        let digest = Self::node_digest(key, &node);
+        let size = Self::node_size(key, &node);
+        let id = self.nodes.insert_child(parent, name, node)?;
+        self.digest = self.digest.wrapping_add(digest);
+        self.data_size += size;
+        Some(id)
     }
 
     /// Removes the node under `key` (and, for a corrupt log that deletes a node with children,

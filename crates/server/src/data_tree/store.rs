@@ -210,6 +210,26 @@ impl NodeStore {
         Inserted::New
     }
 
+    /// Inserts a new node named `name` under the node `parent` (snapshot loads, which resolve
+    /// each parent once for all its children); `None`, changing nothing, if the name is taken.
+    pub(crate) fn insert_child(
+        &mut self,
+        parent: NodeId,
+        name: &str,
+        mut node: DataNode,
+    ) -> Option<NodeId> {
+        if self
+            .find_child(self.slot(parent), name.as_bytes())
+            .is_some()
+        {
+            return None;
+        }
+        node.attach(name.as_bytes(), parent);
+        let id = self.alloc(node);
+        self.link(parent, id);
+        Some(id)
+    }
+
     fn alloc(&mut self, node: DataNode) -> NodeId {
         self.live += 1;
         if let Some(id) = self.free.pop() {
