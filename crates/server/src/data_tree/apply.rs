@@ -226,6 +226,11 @@ impl DataTree {
             None => return Err(err::NO_NODE),
             Some(p) => p.acl,
         };
+        // `//x` names the root as its parent (Java maps "/" to the root) but could never be
+        // looked up again: NONODE, before anything changes (only a corrupt log holds one).
+        if parent_name == "/" {
+            return Err(err::NO_NODE);
+        }
         let acl_index = self.acls.convert(acl);
         let key = path::key(full_path);
         if let Some(existing) = self.nodes.get_mut(key) {
@@ -258,7 +263,8 @@ impl DataTree {
         let node = DataNode::new(data.as_deref(), acl_index, stat);
         let client_stat = self.node_stat(&node);
         let len = i64::from(node.data_len());
-        // The parent exists (checked above), so the node is placed and linked into its children.
+        // The parent exists and is the store's parent of `key` (checked above): the node is
+        // placed and linked into its children.
         self.insert_node(key, node);
         self.index_node(key, owner);
         self.quota_on_create(full_path, parent_key, child, len);

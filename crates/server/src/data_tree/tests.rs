@@ -1037,6 +1037,13 @@ fn odd_paths_never_panic() {
         t.apply(&close(5, 6, Some(vec![p])));
     }
     assert_eq!(t.digest(), full_digest(&t));
+    // `//a` is refused before the root changes, and nothing unreachable is created.
+    let before = (t.node_count(), t.stat("/"));
+    assert_eq!(t.apply(&create(7, "//a", b"", -1)).err, err::NO_NODE);
+    assert_eq!((t.node_count(), t.stat("/")), before);
+    let mut reachable = 0;
+    t.for_each_node_preorder(|_, _| reachable += 1);
+    assert_eq!(reachable, t.node_count());
 }
 
 #[test]
