@@ -88,27 +88,18 @@ pub fn execute(
                 Some(&GetDataResponse { data, stat }),
             ))
         }
-        Request::GetChildren(r) => {
-            let n = children_node(shared, tree, watches, ctx, &r.path, r.watch)?;
+        Request::GetChildren(jute::proto::GetChildrenRequest { path, watch })
+        | Request::GetChildren2(jute::proto::GetChildren2Request { path, watch }) => {
+            let n = readable_node(shared, tree, watches, ctx, path, *watch, WatchTable::Child)?;
+            let stat = matches!(req, Request::GetChildren2(_)).then(|| tree.node_stat(n));
             let count = n.children_count();
+            let names = tree.child_names(n);
             Ok(frame::children_reply(
                 xid,
                 zxid,
                 count,
-                tree.child_names(n),
-                None,
-            ))
-        }
-        Request::GetChildren2(r) => {
-            let n = children_node(shared, tree, watches, ctx, &r.path, r.watch)?;
-            let stat = tree.node_stat(n);
-            let count = n.children_count();
-            Ok(frame::children_reply(
-                xid,
-                zxid,
-                count,
-                tree.child_names(n),
-                Some(&stat),
+                names,
+                stat.as_ref(),
             ))
         }
         Request::GetAcl(r) => {
@@ -322,27 +313,20 @@ fn get_data(
     path: &str,
     watch: bool,
 ) -> R<(Option<Bytes>, jute::data::Stat)> {
-    let n = tree.node(path).ok_or(err::NO_NODE)?;
-    check_acl(
-        &shared.settings.acl,
-        &node_acl(tree, n),
-        perms::READ,
-        &ctx.auth,
-    )?;
-    if watch {
-        watches.add(WatchTable::Data, path, ctx.conn, WatchMode::Standard);
-    }
+    let n = readable_node(shared, tree, watches, ctx, path, watch, WatchTable::Data)?;
     Ok((n.data().map(Bytes::copy_from_slice), n.to_stat()))
 }
 
-/// The node whose children a getChildren reads, after its ACL check and watch registration.
-fn children_node<'t>(
+/// The node a getData / getChildren reads, after its READ check and, when asked, the watch
+/// registration in `table`.
+fn readable_node<'t>(
     shared: &Shared,
     tree: &'t DataTree,
     watches: &mut WatchManager,
     ctx: &ReadCtx,
     path: &str,
     watch: bool,
+    table: WatchTable,
 ) -> R<&'t crate::data_tree::DataNode> {
     let n = tree.node(path).ok_or(err::NO_NODE)?;
     check_acl(
@@ -352,7 +336,7 @@ fn children_node<'t>(
         &ctx.auth,
     )?;
     if watch {
-        watches.add(WatchTable::Child, path, ctx.conn, WatchMode::Standard);
+        watches.add(table, path, ctx.conn, WatchMode::Standard);
     }
     Ok(n)
 }
@@ -365,7 +349,7 @@ fn get_children(
     path: &str,
     watch: bool,
 ) -> R<Vec<String>> {
-    let n = children_node(shared, tree, watches, ctx, path, watch)?;
+    let n = readable_node(shared, tree, watches, ctx, path, watch, WatchTable::Child)?;
     Ok(tree.child_names(n).map(str::to_string).collect())
 }
 
