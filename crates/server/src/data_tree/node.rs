@@ -45,11 +45,7 @@ impl DataNode {
 
     /// Gives a new node its name and parent as the store places it.
     pub(crate) fn attach(&mut self, name: &[u8], parent: NodeId) {
-        let data = self.data_bytes();
-        let mut blob = Vec::with_capacity(name.len() + data.len());
-        blob.extend_from_slice(name);
-        blob.extend_from_slice(data);
-        self.blob = blob.into_boxed_slice();
+        self.blob = blob(name, self.data_bytes());
         self.name_len = u32::try_from(name.len()).unwrap_or(u32::MAX);
         self.parent = parent;
     }
@@ -87,12 +83,7 @@ impl DataNode {
 
     /// Replaces the data (setData).
     pub fn set_data(&mut self, data: Option<&[u8]>) {
-        let name_len = self.name_len as usize;
-        let new = data.unwrap_or_default();
-        let mut blob = Vec::with_capacity(name_len + new.len());
-        blob.extend_from_slice(&self.blob[..name_len]);
-        blob.extend_from_slice(new);
-        self.blob = blob.into_boxed_slice();
+        self.blob = blob(self.name_bytes(), data.unwrap_or_default());
         self.has_data = data.is_some();
     }
 
@@ -143,6 +134,14 @@ impl DataNode {
             pzxid: self.stat.pzxid,
         }
     }
+}
+
+/// A node's one allocation: its name followed by its data.
+fn blob(name: &[u8], data: &[u8]) -> Box<[u8]> {
+    let mut b = Vec::with_capacity(name.len() + data.len());
+    b.extend_from_slice(name);
+    b.extend_from_slice(data);
+    b.into_boxed_slice()
 }
 
 /// What an `ephemeralOwner` value means (Java's `EphemeralType.get`).

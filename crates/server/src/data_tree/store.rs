@@ -204,9 +204,7 @@ impl NodeStore {
         if let Some(existing) = self.find_child(self.slot(parent), name.as_bytes()) {
             return Inserted::Replaced(self.slot_mut(existing).replace_content(node));
         }
-        node.attach(name.as_bytes(), parent);
-        let id = self.alloc(node);
-        self.link(parent, id);
+        self.insert_child(parent, name, node);
         Inserted::New
     }
 
