@@ -1,7 +1,7 @@
 //! The client port: the accept loop (connection limits), the first-frame dispatch (four-letter
-//! word or ConnectRequest), the session handshake, then one reader task and one writer task per
-//! connection. The reader decodes requests and routes them; the writer coalesces every queued
-//! frame into one write.
+//! word or ConnectRequest), the session handshake, then one reader task per connection, which
+//! decodes requests and routes them. Replies go out through the connection's [`Outbox`]: written
+//! by whoever produced them, with a writer task only for what a slow client leaves queued.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
@@ -14,19 +14,19 @@ use jute::data::Id;
 use jute::proto::{ConnectRequest, Request, RequestHeader};
 use jute::{Jute, Reader};
 use parking_lot::Mutex;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::AsyncReadExt;
+use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 use tokio::sync::Notify;
 use tracing::{debug, info, warn};
 
 use crate::auth::authenticate;
 use crate::four_letter;
 use crate::frame;
+use crate::outbox::Outbox;
 use crate::reads::{self, ReadCtx};
 use crate::session::session_password;
-use crate::shared::{wall_ms, ConnHandle, Origin, Outbound, Shared, Submit};
+use crate::shared::{wall_ms, ConnHandle, Origin, Shared, Submit};
 
 /// Why a connection was dropped (logged, one line).
 #[derive(Debug, thiserror::Error)]
@@ -98,11 +98,10 @@ async fn handle(shared: Arc<Shared>, stream: TcpStream, remote: SocketAddr) {
         four_letter::serve(&shared, cmd, rd, wr, buf).await;
         return;
     }
-    let (tx, rx) = unbounded_channel();
     let id = shared.next_conn_id.fetch_add(1, Ordering::Relaxed);
     let conn = Arc::new(ConnHandle {
         id,
-        tx,
+        outbox: Arc::new(Outbox::new(wr)),
         remote,
         session_id: AtomicI64::new(0),
         session_timeout_ms: AtomicI64::new(0),
@@ -118,7 +117,13 @@ async fn handle(shared: Arc<Shared>, stream: TcpStream, remote: SocketAddr) {
     });
     let closed = Arc::new(Notify::new());
     shared.conns.lock().insert(id, conn.clone());
-    let writer = tokio::spawn(write_loop(wr, rx, closed.clone()));
+    let writer = {
+        let (conn, closed) = (conn.clone(), closed.clone());
+        tokio::spawn(async move {
+            conn.outbox.run_writer().await;
+            closed.notify_one();
+        })
+    };
     let result = tokio::select! {
         r = session_loop(&shared, &conn, &mut rd, &mut buf) => r,
         _ = closed.notified() => Ok(()),
@@ -160,6 +165,14 @@ async fn fill(rd: &mut OwnedReadHalf, buf: &mut BytesMut, n: usize) -> Result<()
     Ok(())
 }
 
+/// Whether `buf` already holds a whole frame (length prefix and body).
+fn holds_frame(buf: &BytesMut) -> bool {
+    buf.len() >= 4 && {
+        let len = i32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]);
+        len >= 0 && buf.len() - 4 >= len as usize
+    }
+}
+
 /// Reads one length-prefixed frame; `Ok(None)` on a clean close between frames.
 async fn read_frame(
     rd: &mut OwnedReadHalf,
@@ -182,49 +195,6 @@ async fn read_frame(
     fill(rd, buf, total).await?;
     buf.advance(4);
     Ok(Some(buf.split_to(len as usize).freeze()))
-}
-
-async fn write_loop(
-    mut wr: OwnedWriteHalf,
-    mut rx: UnboundedReceiver<Outbound>,
-    closed: Arc<Notify>,
-) {
-    let mut out = BytesMut::with_capacity(16 * 1024);
-    'outer: while let Some(first) = rx.recv().await {
-        let mut close = false;
-        let mut single: Option<Bytes> = None;
-        match first {
-            Outbound::Frame(f) => single = Some(f),
-            Outbound::Close => close = true,
-        }
-        while !close && out.len() < 256 * 1024 {
-            match rx.try_recv() {
-                Ok(Outbound::Frame(f)) => {
-                    if let Some(s) = single.take() {
-                        out.extend_from_slice(&s);
-                    }
-                    out.extend_from_slice(&f);
-                }
-                Ok(Outbound::Close) => close = true,
-                Err(_) => break,
-            }
-        }
-        let res = match single.take() {
-            Some(s) if out.is_empty() => wr.write_all(&s).await,
-            Some(s) => {
-                out.extend_from_slice(&s);
-                wr.write_all(&out).await
-            }
-            None if !out.is_empty() => wr.write_all(&out).await,
-            None => Ok(()),
-        };
-        out.clear();
-        if res.is_err() || close {
-            break 'outer;
-        }
-    }
-    let _ = wr.shutdown().await;
-    closed.notify_one();
 }
 
 async fn session_loop(
@@ -256,14 +226,33 @@ async fn session_loop(
     } else {
         handshake(shared, conn, &req)?;
     }
-    loop {
-        let Some(payload) = read_frame(rd, buf, max).await? else {
-            return Ok(());
+    let mut corked = false;
+    let result = loop {
+        let payload = match read_frame(rd, buf, max).await {
+            Ok(Some(p)) => p,
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(e),
         };
-        if !handle_request(shared, conn, payload)? {
-            return Ok(());
+        // More requests already here: answer them all, then write the replies together.
+        let more = holds_frame(buf);
+        if more && !corked {
+            conn.outbox.cork();
+            corked = true;
         }
+        match handle_request(shared, conn, payload) {
+            Ok(true) => {}
+            Ok(false) => break Ok(()),
+            Err(e) => break Err(e),
+        }
+        if !more && corked {
+            conn.outbox.uncork();
+            corked = false;
+        }
+    };
+    if corked {
+        conn.outbox.uncork();
     }
+    result
 }
 
 /// The session timeout a client gets: what it asked for, within min/maxSessionTimeout.
@@ -307,7 +296,7 @@ fn handshake(
             return Ok(());
         }
         conn.pending.fetch_add(1, Ordering::AcqRel);
-        let _ = shared.submit.send(Submit::CreateSession {
+        shared.submit(Submit::CreateSession {
             conn: conn.clone(),
             session_id: id,
             timeout_ms: timeout,
@@ -496,7 +485,7 @@ fn handle_request(
                 }
             } else if conn.pending.load(Ordering::Acquire) > 0 {
                 conn.pending.fetch_add(1, Ordering::AcqRel);
-                let _ = shared.submit.send(Submit::Barrier {
+                shared.submit(Submit::Barrier {
                     origin,
                     request: None,
                 });
@@ -546,7 +535,7 @@ fn handle_request(
         }
         conn.pending.fetch_add(1, Ordering::AcqRel);
         let auth = conn.auth_ids();
-        let _ = shared.submit.send(Submit::Write {
+        shared.submit(Submit::Write {
             origin: Some(origin),
             session_id,
             cxid: h.xid,
@@ -573,7 +562,7 @@ fn handle_request(
     };
     if shared.quorum.is_none() && conn.pending.load(Ordering::Acquire) > 0 {
         conn.pending.fetch_add(1, Ordering::AcqRel);
-        let _ = shared.submit.send(Submit::Barrier {
+        shared.submit(Submit::Barrier {
             origin,
             request: Some(request),
         });
@@ -582,9 +571,17 @@ fn handle_request(
     let ctx = ReadCtx::of(conn);
     let reply = {
         let tree = shared.tree.read();
-        let mut watches = shared.watches.lock();
-        let reply = reads::execute(shared, &tree, &mut watches, &ctx, h.xid, &request);
-        crate::metrics::record_read(shared, &tree, &request, &reply.frame);
+        let reply = reads::execute(
+            shared,
+            &tree,
+            &mut reads::Watches::lazy(&shared.watches),
+            &ctx,
+            h.xid,
+            &request,
+        );
+        crate::metrics::record_read(shared, &request, &reply.frame);
+        // Sent under the tree lock: no txn can fire a watch this read set before its reply
+        // is on its way.
         conn.send(reply.frame.clone());
         // Java's FinalRequestProcessor.updateStats: every answered request, pings included.
         let ms = received.elapsed().as_millis() as i64;

@@ -1,5 +1,6 @@
 //! Server → client frames: a 4-byte length, a `ReplyHeader`, and an optional body. Built once,
-//! shared as `Bytes` with the connection's writer, which coalesces them into few syscalls.
+//! shared as `Bytes` (a notification goes to every watcher) and written by the connection's
+//! outbox.
 
 use bytes::{BufMut, Bytes, BytesMut};
 use jute::consts::{state, xid};

@@ -13,6 +13,7 @@ pub mod data_tree;
 pub mod four_letter;
 pub mod frame;
 pub mod metrics;
+pub mod outbox;
 pub mod path_utils;
 pub mod persistence;
 pub mod pipeline;

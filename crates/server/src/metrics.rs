@@ -200,35 +200,62 @@ pub fn summary_sets(shared: &Shared) -> Vec<(&'static str, Vec<(String, SummaryS
     ]
 }
 
-/// Java's DataTree read statistics for a successful read answered from `tree` (getData,
+/// Java's DataTree read statistics for a successful read, sized from its reply (getData,
 /// exists on an existing node, getChildren/getChildren2).
-pub fn record_read(
-    shared: &Shared,
-    tree: &crate::data_tree::DataTree,
-    request: &jute::proto::Request,
-    reply: &[u8],
-) {
+pub fn record_read(shared: &Shared, request: &jute::proto::Request, reply: &[u8]) {
     use jute::proto::Request as R;
     // frame = length, xid, zxid, err
     let ok = reply.len() >= 20 && reply[16..20] == [0, 0, 0, 0];
     if !ok {
         return;
     }
+    // The sizes come from the reply itself rather than a second walk of the tree.
+    let body = &reply[20..];
     match request {
         R::GetData(r) => {
-            let len = tree.node(&r.path).map_or(0, |n| i64::from(n.data_len()));
-            shared.stats.namespace_read(&r.path, len);
+            let len = body.get(..4).map_or(0, |b| {
+                i64::from(i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+            });
+            shared.stats.namespace_read(&r.path, len.max(0));
         }
         R::Exists(r) => shared.stats.namespace_read(&r.path, 0),
         R::GetChildren(jute::proto::GetChildrenRequest { path, .. })
         | R::GetChildren2(jute::proto::GetChildren2Request { path, .. }) => {
-            let bytes = tree.children(path).map_or(0, |c| {
-                c.iter().map(|s| s.encode_utf16().count() as i64).sum()
-            });
-            shared.stats.namespace_read(path, bytes);
+            shared
+                .stats
+                .namespace_read(path, child_names_utf16_len(body));
         }
         _ => {}
     }
+}
+
+/// The summed UTF-16 length of the names in a getChildren reply body (Java counts `String`
+/// lengths).
+fn child_names_utf16_len(body: &[u8]) -> i64 {
+    let read_i32 = |at: usize| {
+        body.get(at..at + 4)
+            .map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    let Some(count) = read_i32(0) else {
+        return 0;
+    };
+    let mut at = 4;
+    let mut total = 0i64;
+    for _ in 0..count.max(0) {
+        let Some(len) = read_i32(at).and_then(|l| usize::try_from(l).ok()) else {
+            break;
+        };
+        let Some(name) = body.get(at + 4..at + 4 + len) else {
+            break;
+        };
+        total += if name.is_ascii() {
+            len as i64
+        } else {
+            std::str::from_utf8(name).map_or(len, |s| s.encode_utf16().count()) as i64
+        };
+        at += 4 + len;
+    }
+    total
 }
 
 /// Java's DataTree write statistics for an applied txn, from its watch triggers: a created or

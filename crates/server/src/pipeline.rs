@@ -80,32 +80,49 @@ pub enum ItemOrigin {
     },
 }
 
-/// Starts the three stage threads. Returns their join handles.
+/// Starts the log and apply threads; prep runs inline in whoever submits
+/// ([`Shared::submit`]). Returns the threads' join handles.
 pub fn start(
     shared: Arc<Shared>,
-    submit_rx: Receiver<Submit>,
-    mut prep: Prep,
+    prep: Prep,
     mut log: Box<dyn TxnLog>,
 ) -> io::Result<Vec<thread::JoinHandle<()>>> {
     let (log_tx, log_rx) = std::sync::mpsc::channel::<Item>();
     let (apply_tx, apply_rx) = std::sync::mpsc::channel::<Vec<Item>>();
-    let s1 = shared.clone();
-    let prep_thread = thread::Builder::new().name("prep".into()).spawn(move || {
-        prep_loop(&s1, &submit_rx, &mut prep, &mut |item| {
-            log_tx.send(item).is_ok()
-        });
-    })?;
+    if shared
+        .inline_prep
+        .set(parking_lot::Mutex::new(InlinePrep { prep, log_tx }))
+        .is_err()
+    {
+        return Err(io::Error::other("the pipeline was already started"));
+    }
     let log_stats = shared.stats.clone();
     let log_thread = thread::Builder::new()
         .name("txnlog".into())
         .spawn(move || {
             log_loop(&log_rx, log.as_mut(), &apply_tx, &log_stats);
         })?;
-    let s3 = shared;
     let apply_thread = thread::Builder::new().name("apply".into()).spawn(move || {
-        apply_loop(&s3, &apply_rx);
+        apply_loop(&shared, &apply_rx);
     })?;
-    Ok(vec![prep_thread, log_thread, apply_thread])
+    Ok(vec![log_thread, apply_thread])
+}
+
+/// Standalone prep: run by the submitting task itself under this lock, which hands out zxids and
+/// queues the txns for the log in one order. (A thread of its own would cost a wake-up and two
+/// context switches per request.)
+pub struct InlinePrep {
+    prep: Prep,
+    log_tx: std::sync::mpsc::Sender<Item>,
+}
+
+impl InlinePrep {
+    /// Preps `item` and queues the result for the log.
+    pub(crate) fn submit(&mut self, shared: &Shared, item: Submit) {
+        if let Some(out) = prep_one(shared, &mut self.prep, item) {
+            let _ = self.log_tx.send(out);
+        }
+    }
 }
 
 /// Prep's settings, from the server's.
@@ -118,8 +135,8 @@ pub fn prep_settings(settings: &crate::settings::ServerSettings) -> crate::prep:
     }
 }
 
-/// The prep stage: turns submissions into txns (or barriers / syncs) and hands each to `emit`,
-/// which returns false once the next stage is gone.
+/// The prep stage as a thread of its own (a quorum leader's): turns submissions into txns (or
+/// barriers / syncs) and hands each to `emit`, which returns false once the next stage is gone.
 pub fn prep_loop(
     shared: &Shared,
     rx: &Receiver<Submit>,
@@ -127,82 +144,89 @@ pub fn prep_loop(
     emit: &mut dyn FnMut(Item) -> bool,
 ) {
     while let Ok(item) = rx.recv() {
-        let out = match item {
-            Submit::Write {
-                origin,
-                session_id,
-                cxid,
-                auth,
-                request,
-            } => {
-                let session_ok = {
-                    let mut s = shared.sessions.lock();
-                    let ok = session_id == 0 || s.is_active(session_id);
-                    if matches!(request, jute::proto::Request::CloseSession) {
-                        s.set_closing(session_id);
-                    }
-                    ok
-                };
-                let input = PrepInput {
-                    session_id,
-                    cxid,
-                    auth: &auth,
-                    request: &request,
-                    time_ms: wall_ms(),
-                };
-                let entry = {
-                    let tree = shared.tree.read();
-                    let e = prep.prepare(&tree, &input, session_ok);
-                    prep.gc(tree.last_processed_zxid());
-                    e
-                };
-                Item::Txn {
-                    entry,
-                    origin: origin.map(ItemOrigin::Request).unwrap_or(ItemOrigin::None),
-                }
+        if let Some(out) = prep_one(shared, prep, item) {
+            if !emit(out) {
+                return;
             }
-            Submit::CreateSession {
-                conn,
-                session_id,
-                timeout_ms,
-                read_only_echo,
-            } => {
-                let entry = prep.create_session(session_id, timeout_ms, wall_ms());
-                Item::Txn {
-                    entry,
-                    origin: ItemOrigin::Connect {
-                        conn,
-                        timeout_ms,
-                        read_only_echo,
-                    },
-                }
-            }
-            Submit::Barrier { origin, request } => Item::Barrier { origin, request },
-            Submit::ForwardedCreateSession {
-                session_id,
-                timeout_ms,
-            } => {
-                // The leader owns global sessions: track it before its txn is even logged, so the
-                // session's next forwarded request passes the session check.
-                shared
-                    .sessions
-                    .lock()
-                    .add(session_id, timeout_ms, shared.now_ms());
-                Item::Txn {
-                    entry: prep.create_session(session_id, timeout_ms, wall_ms()),
-                    origin: ItemOrigin::None,
-                }
-            }
-            Submit::Sync { token, learner } => Item::Sync { token, learner },
-            Submit::ResetZxid { last_zxid } => {
-                *prep = Prep::new(prep_settings(&shared.settings), last_zxid);
-                continue;
-            }
-        };
-        if !emit(out) {
-            return;
         }
     }
+}
+
+/// Prep for one submission: a write becomes a txn with the next zxid; barriers and syncs pass
+/// through in order. `None` when nothing goes on to the log.
+pub fn prep_one(shared: &Shared, prep: &mut Prep, item: Submit) -> Option<Item> {
+    Some(match item {
+        Submit::Write {
+            origin,
+            session_id,
+            cxid,
+            auth,
+            request,
+        } => {
+            let session_ok = {
+                let mut s = shared.sessions.lock();
+                let ok = session_id == 0 || s.is_active(session_id);
+                if matches!(request, jute::proto::Request::CloseSession) {
+                    s.set_closing(session_id);
+                }
+                ok
+            };
+            let input = PrepInput {
+                session_id,
+                cxid,
+                auth: &auth,
+                request: &request,
+                time_ms: wall_ms(),
+            };
+            let entry = {
+                let tree = shared.tree.read();
+                let e = prep.prepare(&tree, &input, session_ok);
+                prep.gc(tree.last_processed_zxid());
+                e
+            };
+            Item::Txn {
+                entry,
+                origin: origin.map(ItemOrigin::Request).unwrap_or(ItemOrigin::None),
+            }
+        }
+        Submit::CreateSession {
+            conn,
+            session_id,
+            timeout_ms,
+            read_only_echo,
+        } => {
+            let entry = prep.create_session(session_id, timeout_ms, wall_ms());
+            Item::Txn {
+                entry,
+                origin: ItemOrigin::Connect {
+                    conn,
+                    timeout_ms,
+                    read_only_echo,
+                },
+            }
+        }
+        Submit::Barrier { origin, request } => Item::Barrier { origin, request },
+        Submit::ForwardedCreateSession {
+            session_id,
+            timeout_ms,
+        } => {
+            // The leader owns global sessions: track it before its txn is even logged, so the
+            // session's next forwarded request passes the session check.
+            shared
+                .sessions
+                .lock()
+                .add(session_id, timeout_ms, shared.now_ms());
+            Item::Txn {
+                entry: prep.create_session(session_id, timeout_ms, wall_ms()),
+                origin: ItemOrigin::None,
+            }
+        }
+        Submit::Sync { token, learner } => Item::Sync { token, learner },
+        Submit::ResetZxid { last_zxid } => {
+            *prep = Prep::new(prep_settings(&shared.settings), last_zxid);
+            return None;
+        }
+    })
 }
 
 /// A txn log that cannot be written (disk full, I/O error): nothing unlogged was acknowledged,
@@ -252,6 +276,8 @@ fn log_loop(
 
 fn apply_loop(shared: &Shared, rx: &Receiver<Vec<Item>>) {
     while let Ok(batch) = rx.recv() {
+        // Replies and notifications are written after the tree lock is released.
+        let sends = crate::outbox::SendBatch::begin();
         let mut closes: Vec<i64> = Vec::new();
         {
             let mut tree = shared.tree.write();
@@ -271,6 +297,7 @@ fn apply_loop(shared: &Shared, rx: &Receiver<Vec<Item>>) {
         for sid in closes {
             shared.close_session_conn(sid);
         }
+        drop(sends);
     }
 }
 
@@ -286,8 +313,15 @@ pub(crate) fn run_queued_read(
     let reply = match request {
         Some(request) => {
             let ctx = reads::ReadCtx::of(&origin.conn);
-            let r = reads::execute(shared, tree, watches, &ctx, origin.xid, request);
-            crate::metrics::record_read(shared, tree, request, &r.frame);
+            let r = reads::execute(
+                shared,
+                tree,
+                &mut reads::Watches::Held(watches),
+                &ctx,
+                origin.xid,
+                request,
+            );
+            crate::metrics::record_read(shared, request, &r.frame);
             r
         }
         None => reads::ReadReply {

@@ -53,11 +53,36 @@ impl ReadReply {
 
 type R<T> = Result<T, i32>;
 
+/// The watch manager as a read sees it: already locked by the caller (the apply stage runs
+/// queued reads under its lock), or locked only if the read turns out to touch watches, so
+/// the common watchless read takes no server-wide lock beyond the tree's.
+pub enum Watches<'a> {
+    Held(&'a mut WatchManager),
+    Lazy(
+        &'a parking_lot::Mutex<WatchManager>,
+        Option<parking_lot::MutexGuard<'a, WatchManager>>,
+    ),
+}
+
+impl<'a> Watches<'a> {
+    /// Locks on first use (lock order: the caller holds the tree lock, then this).
+    pub fn lazy(m: &'a parking_lot::Mutex<WatchManager>) -> Watches<'a> {
+        Watches::Lazy(m, None)
+    }
+
+    fn get(&mut self) -> &mut WatchManager {
+        match self {
+            Watches::Held(w) => w,
+            Watches::Lazy(m, g) => g.get_or_insert_with(|| m.lock()),
+        }
+    }
+}
+
 /// Runs one non-mutating request against the tree.
 pub fn execute(
     shared: &Shared,
     tree: &DataTree,
-    watches: &mut WatchManager,
+    watches: &mut Watches<'_>,
     ctx: &ReadCtx,
     xid: i32,
     req: &Request,
@@ -74,7 +99,9 @@ pub fn execute(
                 check_acl(policy, &node_acl(tree, n), perms::READ, &ctx.auth)?;
             }
             if r.watch {
-                watches.add(WatchTable::Data, &r.path, ctx.conn, WatchMode::Standard);
+                watches
+                    .get()
+                    .add(WatchTable::Data, &r.path, ctx.conn, WatchMode::Standard);
             }
             let stat = tree.stat(&r.path).ok_or(err::NO_NODE)?;
             Ok(frame::reply(xid, zxid, 0, Some(&ExistsResponse { stat })))
@@ -235,12 +262,21 @@ pub fn execute(
         Request::AddWatch(a) => {
             match a.mode {
                 0 => {
-                    let _ = watches.add(WatchTable::Data, &a.path, ctx.conn, WatchMode::Persistent);
-                    let _ =
-                        watches.add(WatchTable::Child, &a.path, ctx.conn, WatchMode::Persistent);
+                    let _ = watches.get().add(
+                        WatchTable::Data,
+                        &a.path,
+                        ctx.conn,
+                        WatchMode::Persistent,
+                    );
+                    let _ = watches.get().add(
+                        WatchTable::Child,
+                        &a.path,
+                        ctx.conn,
+                        WatchMode::Persistent,
+                    );
                 }
                 1 => {
-                    let _ = watches.add(
+                    let _ = watches.get().add(
                         WatchTable::Data,
                         &a.path,
                         ctx.conn,
@@ -258,7 +294,7 @@ pub fn execute(
         }
         Request::CheckWatches(c) => {
             valid_watcher_type(c.watcher_type)?;
-            if watches.contains(&c.path, ctx.conn, c.watcher_type) {
+            if watches.get().contains(&c.path, ctx.conn, c.watcher_type) {
                 Ok(frame::header_only(xid, zxid, 0))
             } else {
                 Err(err::NO_WATCHER)
@@ -266,7 +302,7 @@ pub fn execute(
         }
         Request::RemoveWatches(c) => {
             valid_watcher_type(c.watcher_type)?;
-            if watches.remove(&c.path, ctx.conn, c.watcher_type) {
+            if watches.get().remove(&c.path, ctx.conn, c.watcher_type) {
                 Ok(frame::header_only(xid, zxid, 0))
             } else {
                 Err(err::NO_WATCHER)
@@ -308,7 +344,7 @@ fn node_acl(tree: &DataTree, n: &crate::data_tree::DataNode) -> Arc<Vec<jute::da
 fn get_data(
     shared: &Shared,
     tree: &DataTree,
-    watches: &mut WatchManager,
+    watches: &mut Watches<'_>,
     ctx: &ReadCtx,
     path: &str,
     watch: bool,
@@ -322,7 +358,7 @@ fn get_data(
 fn readable_node<'t>(
     shared: &Shared,
     tree: &'t DataTree,
-    watches: &mut WatchManager,
+    watches: &mut Watches<'_>,
     ctx: &ReadCtx,
     path: &str,
     watch: bool,
@@ -336,7 +372,9 @@ fn readable_node<'t>(
         &ctx.auth,
     )?;
     if watch {
-        watches.add(table, path, ctx.conn, WatchMode::Standard);
+        watches
+            .get()
+            .add(table, path, ctx.conn, WatchMode::Standard);
     }
     Ok(n)
 }
@@ -344,7 +382,7 @@ fn readable_node<'t>(
 fn get_children(
     shared: &Shared,
     tree: &DataTree,
-    watches: &mut WatchManager,
+    watches: &mut Watches<'_>,
     ctx: &ReadCtx,
     path: &str,
     watch: bool,
@@ -357,7 +395,7 @@ fn get_children(
 #[allow(clippy::too_many_arguments)]
 fn set_watches(
     tree: &DataTree,
-    watches: &mut WatchManager,
+    watches: &mut Watches<'_>,
     conn: ConnId,
     rel: i64,
     data: &[String],
@@ -375,7 +413,9 @@ fn set_watches(
                 out.push(frame::notification(-1, event::NODE_DATA_CHANGED, p))
             }
             Some(_) => {
-                let _ = watches.add(WatchTable::Data, p, conn, WatchMode::Standard);
+                let _ = watches
+                    .get()
+                    .add(WatchTable::Data, p, conn, WatchMode::Standard);
             }
         }
     }
@@ -383,7 +423,9 @@ fn set_watches(
         if tree.node(p).is_some() {
             out.push(frame::notification(-1, event::NODE_CREATED, p));
         } else {
-            watches.add(WatchTable::Data, p, conn, WatchMode::Standard);
+            watches
+                .get()
+                .add(WatchTable::Data, p, conn, WatchMode::Standard);
         }
     }
     for p in child {
@@ -393,16 +435,24 @@ fn set_watches(
                 out.push(frame::notification(-1, event::NODE_CHILDREN_CHANGED, p))
             }
             Some(_) => {
-                let _ = watches.add(WatchTable::Child, p, conn, WatchMode::Standard);
+                let _ = watches
+                    .get()
+                    .add(WatchTable::Child, p, conn, WatchMode::Standard);
             }
         }
     }
     for p in persistent {
-        watches.add(WatchTable::Data, p, conn, WatchMode::Persistent);
-        watches.add(WatchTable::Child, p, conn, WatchMode::Persistent);
+        watches
+            .get()
+            .add(WatchTable::Data, p, conn, WatchMode::Persistent);
+        watches
+            .get()
+            .add(WatchTable::Child, p, conn, WatchMode::Persistent);
     }
     for p in recursive {
-        watches.add(WatchTable::Data, p, conn, WatchMode::PersistentRecursive);
+        watches
+            .get()
+            .add(WatchTable::Data, p, conn, WatchMode::PersistentRecursive);
     }
     out
 }

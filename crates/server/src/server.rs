@@ -65,9 +65,10 @@ impl ServerHandle {
 /// Binds the client port and starts serving. Must run inside a tokio runtime.
 pub async fn start(settings: ServerSettings, state: StartState) -> std::io::Result<ServerHandle> {
     let listener = TcpListener::bind(settings.client_addr).await?;
-    let (submit_tx, submit_rx) = std::sync::mpsc::channel();
+    // Standalone preps inline (no prep thread): nothing reads the submit channel.
+    let (submit_tx, _) = std::sync::mpsc::channel();
     let (shared, prep, log) = build_shared(settings, state, submit_tx, None);
-    pipeline::start(shared.clone(), submit_rx, prep, log)?;
+    pipeline::start(shared.clone(), prep, log)?;
     spawn_tasks(shared, listener)
 }
 
@@ -99,7 +100,8 @@ pub(crate) fn build_shared(
         session_conn: Mutex::new(HashMap::new()),
         per_ip: Mutex::new(HashMap::new()),
         stats: Arc::new(ServerStats::new()),
-        submit: submit_tx,
+        submit_tx,
+        inline_prep: std::sync::OnceLock::new(),
         start: Instant::now(),
         next_conn_id: AtomicU64::new(1),
         serving: AtomicBool::new(quorum.is_none()),
@@ -152,7 +154,7 @@ async fn expire_sessions(shared: Arc<Shared>) {
                 session = format!("0x{id:x}"),
                 "expiring session: timeout exceeded"
             );
-            let _ = shared.submit.send(Submit::Write {
+            shared.submit(Submit::Write {
                 origin: None,
                 session_id: id,
                 cxid: 0,
@@ -198,7 +200,7 @@ async fn reap_containers(shared: Arc<Shared>) {
         };
         let limit = shared.settings.container_max_per_minute.max(1) as usize;
         for p in candidates.into_iter().take(limit) {
-            let _ = shared.submit.send(Submit::Write {
+            shared.submit(Submit::Write {
                 origin: None,
                 session_id: 0,
                 cxid: 0,

@@ -12,7 +12,6 @@ use bytes::Bytes;
 use jute::data::Id;
 use jute::proto::Request;
 use parking_lot::{Mutex, RwLock};
-use tokio::sync::mpsc::UnboundedSender;
 
 use crate::data_tree::DataTree;
 use crate::session::SessionTracker;
@@ -20,20 +19,12 @@ use crate::settings::ServerSettings;
 use crate::stats::ServerStats;
 use crate::watch_manager::{ConnId, WatchManager};
 
-/// What a connection's writer task receives.
-#[derive(Debug)]
-pub enum Outbound {
-    /// A complete frame (length prefix included).
-    Frame(Bytes),
-    /// Flush what is queued, then close the socket.
-    Close,
-}
-
 /// The per-connection state other tasks need: where to send frames and who the client is.
 #[derive(Debug)]
 pub struct ConnHandle {
     pub id: ConnId,
-    pub tx: UnboundedSender<Outbound>,
+    /// Where replies and notifications go, in order.
+    pub outbox: Arc<crate::outbox::Outbox>,
     pub remote: SocketAddr,
     pub session_id: AtomicI64,
     pub session_timeout_ms: AtomicI64,
@@ -57,11 +48,12 @@ impl ConnHandle {
         self.packets_sent.fetch_add(1, Ordering::Relaxed);
         self.server_stats
             .response_sent(frame.len().saturating_sub(4));
-        let _ = self.tx.send(Outbound::Frame(frame));
+        self.outbox.send(&frame);
     }
 
+    /// Flushes what was sent, then closes the connection.
     pub fn close(&self) {
-        let _ = self.tx.send(Outbound::Close);
+        self.outbox.close();
     }
 
     pub fn auth_ids(&self) -> Arc<Vec<Id>> {
@@ -127,7 +119,10 @@ pub struct Shared {
     pub session_conn: Mutex<HashMap<i64, ConnId>>,
     pub per_ip: Mutex<HashMap<IpAddr, usize>>,
     pub stats: Arc<ServerStats>,
-    pub submit: mpsc::Sender<Submit>,
+    /// The prep thread's queue (quorum mode); standalone preps inline, see [`Shared::submit`].
+    pub submit_tx: mpsc::Sender<Submit>,
+    /// Standalone: the prep stage, run by whoever submits.
+    pub inline_prep: std::sync::OnceLock<Mutex<crate::pipeline::InlinePrep>>,
     pub start: Instant,
     pub next_conn_id: AtomicU64,
     /// Set while the server serves clients (false while loading or shutting down).
@@ -150,6 +145,16 @@ impl Shared {
         match &self.quorum {
             None => true,
             Some(q) => q.is_leader() && self.serving.load(std::sync::atomic::Ordering::Acquire),
+        }
+    }
+
+    /// Hands work to the write pipeline, in the order of the calls.
+    pub fn submit(&self, item: Submit) {
+        match self.inline_prep.get() {
+            Some(p) => p.lock().submit(self, item),
+            None => {
+                let _ = self.submit_tx.send(item);
+            }
         }
     }
 

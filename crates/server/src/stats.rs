@@ -249,12 +249,17 @@ impl ServerStats {
         if let Some(ns) = top_namespace(path) {
             // Java: path length + bytes + STAT_OVERHEAD_BYTES (6 longs + 5 ints).
             let total = java_len(path) + bytes + 68;
-            self.per_namespace
-                .lock()
-                .entry(ns.to_string())
-                .or_default()
-                .0
-                .add(total);
+            self.namespace_stats(ns, |s| s.0.add(total));
+        }
+    }
+
+    /// Runs `f` on `ns`'s summaries, creating them on first use (no allocation after that).
+    fn namespace_stats(&self, ns: &str, f: impl FnOnce(&(Summary, Summary))) {
+        let mut map = self.per_namespace.lock();
+        if let Some(s) = map.get(ns) {
+            f(s);
+        } else {
+            f(map.entry(ns.to_string()).or_default());
         }
     }
 
@@ -262,12 +267,7 @@ impl ServerStats {
     pub fn namespace_write(&self, path: &str, bytes: i64) {
         if let Some(ns) = top_namespace(path) {
             let total = java_len(path) + bytes;
-            self.per_namespace
-                .lock()
-                .entry(ns.to_string())
-                .or_default()
-                .1
-                .add(total);
+            self.namespace_stats(ns, |s| s.1.add(total));
         }
     }
 

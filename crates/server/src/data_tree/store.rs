@@ -1,8 +1,8 @@
 //! Where the znodes live: one slab of [`DataNode`]s addressed by 32-bit ids, each node linked to
 //! its parent and indexing its children by name. A path is resolved by walking its components
 //! from the root, so no node stores its full path and there is no global path table: a znode
-//! costs its slab slot, one allocation holding its name and data, and a 4-byte entry in its
-//! parent's child index — a fraction of Java's per-node footprint (RSS at 1M znodes).
+//! costs its slab slot, one allocation holding its name and data, and a 4-byte entry (6 in a
+//! small index, with its tag) in its parent's child index — a fraction of Java's per-node footprint (RSS at 1M znodes).
 
 use std::hash::BuildHasher;
 
@@ -19,8 +19,9 @@ const ROOT: NodeId = 0;
 /// it holds.
 const CHUNK_BITS: u32 = 12;
 const CHUNK: usize = 1 << CHUNK_BITS;
-/// Child indexes up to this size are a vector sorted by name (getChildren returns them sorted);
-/// larger ones a hash table (returned in table order, as Java's `HashSet`).
+/// Child indexes up to this size are a vector sorted by name (getChildren returns them sorted),
+/// with a 16-bit hash tag per child so a lookup scans the tags instead of comparing names in
+/// other nodes' slots; larger ones a hash table (returned in table order, as Java's `HashSet`).
 const SMALL_CHILDREN: usize = 256;
 
 /// A node's children, by id. Leaves (most nodes) cost one pointer.
@@ -29,7 +30,11 @@ pub(crate) struct ChildSet(Option<Box<ChildInner>>);
 
 #[derive(Debug, Clone)]
 enum ChildInner {
-    Small(Vec<NodeId>),
+    /// Ids sorted by name; `tags[i]` is the name tag of `ids[i]`.
+    Small {
+        ids: Vec<NodeId>,
+        tags: Vec<u16>,
+    },
     Large(HashTable<NodeId>),
 }
 
@@ -38,7 +43,7 @@ impl ChildSet {
     pub(crate) fn len(&self) -> usize {
         match self.0.as_deref() {
             None => 0,
-            Some(ChildInner::Small(v)) => v.len(),
+            Some(ChildInner::Small { ids, .. }) => ids.len(),
             Some(ChildInner::Large(t)) => t.len(),
         }
     }
@@ -46,7 +51,7 @@ impl ChildSet {
     fn ids(&self) -> ChildIds<'_> {
         match self.0.as_deref() {
             None => ChildIds::Small([].iter()),
-            Some(ChildInner::Small(v)) => ChildIds::Small(v.iter()),
+            Some(ChildInner::Small { ids, .. }) => ChildIds::Small(ids.iter()),
             Some(ChildInner::Large(t)) => ChildIds::Large(t.iter()),
         }
     }
@@ -130,13 +135,22 @@ impl NodeStore {
         self.hasher.hash_one(name)
     }
 
+    /// A small child index's tag for `name`.
+    fn tag(&self, name: &[u8]) -> u16 {
+        (self.hash(name) >> 48) as u16
+    }
+
     /// The child of `parent` called `name`.
     fn find_child(&self, parent: &DataNode, name: &[u8]) -> Option<NodeId> {
         match parent.children.0.as_deref()? {
-            ChildInner::Small(v) => v
-                .binary_search_by(|&c| self.slot(c).name_bytes().cmp(name))
-                .ok()
-                .map(|i| v[i]),
+            ChildInner::Small { ids, tags } => {
+                let tag = self.tag(name);
+                tags.iter()
+                    .zip(ids)
+                    .filter(|(&t, _)| t == tag)
+                    .map(|(_, &c)| c)
+                    .find(|&c| self.slot(c).name_bytes() == name)
+            }
             ChildInner::Large(t) => t
                 .find(self.hash(name), |&c| self.slot(c).name_bytes() == name)
                 .copied(),
@@ -246,19 +260,23 @@ impl NodeStore {
     /// Adds `child` (already named) to `parent`'s index.
     fn link(&mut self, parent: NodeId, child: NodeId) {
         let mut set = std::mem::take(&mut self.slot_mut(parent).children);
-        let inner = set
-            .0
-            .get_or_insert_with(|| Box::new(ChildInner::Small(Vec::new())));
+        let inner = set.0.get_or_insert_with(|| {
+            Box::new(ChildInner::Small {
+                ids: Vec::new(),
+                tags: Vec::new(),
+            })
+        });
         let name = self.slot(child).name_bytes();
         match inner.as_mut() {
-            ChildInner::Small(v) => {
-                let pos = v
+            ChildInner::Small { ids, tags } => {
+                let pos = ids
                     .binary_search_by(|&c| self.slot(c).name_bytes().cmp(name))
                     .unwrap_or_else(|p| p);
-                v.insert(pos, child);
-                if v.len() > SMALL_CHILDREN {
-                    let mut t = HashTable::with_capacity(v.len() * 2);
-                    for &c in v.iter() {
+                ids.insert(pos, child);
+                tags.insert(pos, self.tag(name));
+                if ids.len() > SMALL_CHILDREN {
+                    let mut t = HashTable::with_capacity(ids.len() * 2);
+                    for &c in ids.iter() {
                         let h = self.hash(self.slot(c).name_bytes());
                         t.insert_unique(h, c, |&x| self.hash(self.slot(x).name_bytes()));
                     }
@@ -280,9 +298,10 @@ impl NodeStore {
         if let Some(inner) = set.0.as_mut() {
             let name = self.slot(child).name_bytes();
             match inner.as_mut() {
-                ChildInner::Small(v) => {
-                    if let Some(pos) = v.iter().position(|&c| c == child) {
-                        v.remove(pos);
+                ChildInner::Small { ids, tags } => {
+                    if let Some(pos) = ids.iter().position(|&c| c == child) {
+                        ids.remove(pos);
+                        tags.remove(pos);
                     }
                 }
                 ChildInner::Large(t) => {
@@ -290,11 +309,15 @@ impl NodeStore {
                         e.remove();
                     }
                     if t.len() <= SMALL_CHILDREN / 2 {
-                        let mut v: Vec<NodeId> = t.iter().copied().collect();
-                        v.sort_by(|&a, &b| {
+                        let mut ids: Vec<NodeId> = t.iter().copied().collect();
+                        ids.sort_by(|&a, &b| {
                             self.slot(a).name_bytes().cmp(self.slot(b).name_bytes())
                         });
-                        **inner = ChildInner::Small(v);
+                        let tags = ids
+                            .iter()
+                            .map(|&c| self.tag(self.slot(c).name_bytes()))
+                            .collect();
+                        **inner = ChildInner::Small { ids, tags };
                     }
                 }
             }

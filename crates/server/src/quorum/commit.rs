@@ -105,6 +105,8 @@ pub fn apply_loop(shared: &Shared, q: &QuorumState, rx: Receiver<ApplyMsg>) {
 }
 
 fn apply_txns(shared: &Shared, q: &QuorumState, txns: Vec<(TxnEntry, bool)>) {
+    // Replies and notifications are written after the tree lock is released.
+    let _sends = crate::outbox::SendBatch::begin();
     let mut closes: Vec<i64> = Vec::new();
     {
         let mut tree = shared.tree.write();

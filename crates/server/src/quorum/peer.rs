@@ -610,7 +610,7 @@ impl Peer {
         if serving {
             if self.zab.accepts_proposals() {
                 if let Some(next) = self.zab.next_zxid() {
-                    let _ = self.shared.submit.send(Submit::ResetZxid {
+                    self.shared.submit(Submit::ResetZxid {
                         last_zxid: next - 1,
                     });
                     let _ = self.apply.send(ApplyMsg::EpochStart(next - 1));
@@ -798,20 +798,20 @@ impl Peer {
 
     /// Leader: a learner's REQUEST enters our prep stage like a local request.
     fn submit_forwarded(&mut self, f: ForwardedRequest) {
-        let submit = &self.shared.submit;
+        let shared = &self.shared;
         match f.op {
             op::CREATE_SESSION => {
                 let mut r = Reader::new(f.body.clone());
                 let timeout = r.read_i32().unwrap_or(0);
                 let s = &self.shared.settings;
                 let timeout = timeout.clamp(s.min_session_timeout_ms, s.max_session_timeout_ms);
-                let _ = submit.send(Submit::ForwardedCreateSession {
+                shared.submit(Submit::ForwardedCreateSession {
                     session_id: f.session_id,
                     timeout_ms: timeout,
                 });
             }
             op::SYNC => {
-                let _ = submit.send(Submit::Sync {
+                shared.submit(Submit::Sync {
                     token: None,
                     learner: Some(f.from),
                 });
@@ -824,7 +824,7 @@ impl Peer {
                 };
                 match request {
                     Ok(Some(request)) => {
-                        let _ = submit.send(Submit::Write {
+                        shared.submit(Submit::Write {
                             origin: None,
                             session_id: f.session_id,
                             cxid: f.cxid,

@@ -334,7 +334,7 @@ impl QuorumState {
                 read_only_echo,
             });
         if self.is_leader() {
-            let _ = shared.submit.send(Submit::ForwardedCreateSession {
+            shared.submit(Submit::ForwardedCreateSession {
                 session_id,
                 timeout_ms,
             });
@@ -370,7 +370,7 @@ impl QuorumState {
             .or_default()
             .push_back(PendingItem::Write { cxid, origin });
         if self.is_leader() {
-            let _ = shared.submit.send(Submit::Write {
+            shared.submit(Submit::Write {
                 origin: None,
                 session_id,
                 cxid,
@@ -399,7 +399,7 @@ impl QuorumState {
             });
         p.sync_owner.insert(token, session_id);
         if self.is_leader() {
-            let _ = shared.submit.send(Submit::Sync {
+            shared.submit(Submit::Sync {
                 token: Some(token),
                 learner: None,
             });
