@@ -269,9 +269,16 @@ impl NodeStore {
         let name = self.slot(child).name_bytes();
         match inner.as_mut() {
             ChildInner::Small { ids, tags } => {
-                let pos = ids
-                    .binary_search_by(|&c| self.slot(c).name_bytes().cmp(name))
-                    .unwrap_or_else(|p| p);
+                // Snapshots written by ferrokeeper list children in name order: append.
+                let after_last = ids
+                    .last()
+                    .is_none_or(|&c| self.slot(c).name_bytes() < name);
+                let pos = if after_last {
+                    ids.len()
+                } else {
+                    ids.binary_search_by(|&c| self.slot(c).name_bytes().cmp(name))
+                        .unwrap_or_else(|p| p)
+                };
                 ids.insert(pos, child);
                 tags.insert(pos, self.tag(name));
                 if ids.len() > SMALL_CHILDREN {
