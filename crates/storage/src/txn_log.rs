@@ -1,6 +1,8 @@
 //! Txn log files `log.<hex zxid of first txn>` (Java's `FileTxnLog`): a 16-byte `FileHeader`
 //! (ZKLG, 2, dbid 0), then entries `long adler32(payload) | int len | payload | byte 'B'`, then zeros
-//! (files are preallocated sparsely in `preAllocSize` blocks).
+//! (files are preallocated sparsely in `preAllocSize` blocks, as Java does, and the next MiB ahead of
+//! the appends is written as zeros so that a group commit's fdatasync does not also commit block
+//! allocations to the filesystem journal).
 //!
 //! Reading follows Java: a zero length is the end of the used part of the file; an entry cut short or
 //! missing its 'B' is a torn tail (a crash mid-write) and ends that file without an error; a checksum
@@ -84,6 +86,9 @@ fn header_bytes() -> BytesMut {
     b
 }
 
+/// How far ahead of the appends the preallocated space is filled with zeros.
+const ZERO_FILL: u64 = 1 << 20;
+
 struct OpenLog {
     path: PathBuf,
     out: BufWriter<File>,
@@ -91,6 +96,8 @@ struct OpenLog {
     position: u64,
     /// The preallocated size of the file.
     allocated: u64,
+    /// Bytes of the file known to be backed by written blocks (data or zero fill).
+    zeroed: u64,
     /// The directory entry of this file has not been fsynced yet.
     dir_unsynced: bool,
 }
@@ -166,6 +173,7 @@ impl TxnLogWriter {
             out,
             position: HEADER_LEN,
             allocated: HEADER_LEN,
+            zeroed: HEADER_LEN,
             dir_unsynced: true,
         });
         Ok(())
@@ -208,10 +216,26 @@ impl TxnLogWriter {
                 .map_err(|e| Error::io(&cur.path, e))?;
             cur.allocated = new_size;
         }
+        let end = cur.position + self.scratch.len() as u64;
+        if prealloc > 0 && end + ZERO_FILL / 2 > cur.zeroed {
+            // Fill the sparse preallocation ahead of the writes with real zeros: appends then
+            // land in blocks that are already allocated, so the group commit's fdatasync flushes
+            // data only, instead of committing the block allocation to the journal each time.
+            let from = cur.zeroed.max(cur.position);
+            let to = (from + ZERO_FILL).min(cur.allocated);
+            if to > from {
+                let zeros = vec![0u8; (to - from) as usize];
+                cur.out
+                    .get_ref()
+                    .write_at(&zeros, from)
+                    .map_err(|e| Error::io(&cur.path, e))?;
+                cur.zeroed = to;
+            }
+        }
         cur.out
             .write_all(&self.scratch)
             .map_err(|e| Error::io(&cur.path, e))?;
-        cur.position += self.scratch.len() as u64;
+        cur.position = end;
         self.last_zxid = Some(zxid);
         Ok(())
     }

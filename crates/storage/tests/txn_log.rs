@@ -272,3 +272,29 @@ fn truncate_cuts_after_zxid_and_deletes_later_files() {
     truncate(dir.path(), 4).unwrap();
     assert_eq!(zxids(dir.path(), 0), vec![1, 2, 3, 4]);
 }
+
+#[test]
+fn preallocated_space_ahead_of_the_appends_is_written_zeros() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = TxnLogWriter::new(
+        dir.path(),
+        TxnLogOptions {
+            prealloc_bytes: 64 * 1024 * 1024,
+            size_limit_bytes: None,
+        },
+    );
+    w.append_entry(&common::create(1, "/a", b"")).unwrap();
+    w.flush_and_sync(true).unwrap();
+    let meta = fs::metadata(dir.path().join("log.1")).unwrap();
+    // The file is 64 MiB long (Java's padding) but only its head is backed by blocks: at
+    // least the zero fill ahead of the appends, far less than the whole preallocation.
+    assert_eq!(meta.len(), 16 + 64 * 1024 * 1024);
+    let backed = meta.blocks() * 512;
+    assert!(backed >= 1024 * 1024, "only {backed} bytes backed");
+    assert!(backed < 16 * 1024 * 1024, "{backed} bytes backed");
+    let mut r = LogFileReader::open(&dir.path().join("log.1")).unwrap();
+    let (end, n) = r.scan_to_end().unwrap();
+    assert_eq!(n, 1);
+    assert!(matches!(end, FileEnd::Padding { .. }));
+}
