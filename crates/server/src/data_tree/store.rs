@@ -270,9 +270,7 @@ impl NodeStore {
         match inner.as_mut() {
             ChildInner::Small { ids, tags } => {
                 // Snapshots written by ferrokeeper list children in name order: append.
-                let after_last = ids
-                    .last()
-                    .is_none_or(|&c| self.slot(c).name_bytes() < name);
+                let after_last = ids.last().is_none_or(|&c| self.slot(c).name_bytes() < name);
                 let pos = if after_last {
                     ids.len()
                 } else {
