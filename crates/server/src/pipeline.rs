@@ -1,9 +1,11 @@
-//! The write pipeline — a quorum of one. Three stages, each one thread, connected by channels:
+//! The write pipeline — a quorum of one. Three stages connected by channels:
 //!
-//! 1. **prep**: request → txn with the next zxid ([`crate::prep::Prep`]);
-//! 2. **log**: group commit — every txn waiting at that moment is appended, then synced once
-//!    ([`TxnLog`]); nothing is acknowledged before it is durable;
-//! 3. **apply**: txns are applied to the data tree in zxid order, watches fire, replies go out.
+//! 1. **prep**: request → txn with the next zxid ([`crate::prep::Prep`]), run by the submitting
+//!    task under one lock ([`InlinePrep`]; a quorum leader runs it on a thread of its own);
+//! 2. **log** (a thread): group commit — every txn waiting at that moment is appended, then synced
+//!    once ([`TxnLog`]); nothing is acknowledged before it is durable;
+//! 3. **apply** (a thread): txns are applied to the data tree in zxid order, watches fire, replies
+//!    go out (written after the tree lock is released, see [`crate::outbox::SendBatch`]).
 //!
 //! Reads that a connection issued after a write it is still waiting for travel the same channels
 //! as barriers, so they run right after that write is applied. Replication (ZAB) slots in between
